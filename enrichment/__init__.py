@@ -1,0 +1,1 @@
+"""AI enrichment jobs that write machine suggestions with provenance into their own graphs."""

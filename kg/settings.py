@@ -1,0 +1,72 @@
+"""Settings: declared once, typed, documented, overridable by ``MOUSEION_*`` environment variables.
+
+>>> s = Settings.from_env({}, base_uri="http://example.org/")
+>>> s.base_uri, s.batch_size
+('http://example.org/', 500)
+>>> Settings.from_env({"MOUSEION_BATCH_SIZE": "20"}).batch_size
+20
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+from kg.errors import ConfigError
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str = _setting("./mouseion-data", "Directory of the embedded on-disk store.")
+    base_uri: str = _setting("http://localhost:8000/", "Base of every minted URI; ends with '/'.")
+    batch_size: int = _setting(500, "Records validated and committed together in one transaction.")
+    validate: bool = _setting(True, "Run the SHACL gate before records are written.")
+    max_file_bytes: int = _setting(512 * 1024**2, "Largest single input file (bytes) a load accepts.")
+    max_literal_bytes: int = _setting(1024**2, "Largest literal (bytes, UTF-8) a record may carry.")
+    max_record_triples: int = _setting(100_000, "Most triples one record may hold.")
+    max_archive_bytes: int = _setting(2 * 1024**3, "Most bytes a zip archive may expand to in total.")
+    max_archive_ratio: int = _setting(200, "Largest expansion ratio of one zip member (zip-bomb guard).")
+    max_archive_members: int = _setting(100_000, "Most members a zip archive may hold.")
+    host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
+    port: int = _setting(8000, "Port `mouseion serve` listens on.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then ``MOUSEION_<NAME>`` variables, then explicit overrides (None is ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"MOUSEION_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if not settings.base_uri.endswith("/"):
+            settings = replace(settings, base_uri=settings.base_uri + "/")
+        return settings
+
+    @classmethod
+    def documentation(cls) -> list[tuple[str, Any, str]]:
+        """(environment variable, default, help) for every setting — the README table is built from it."""
+        return [(f"MOUSEION_{f.name.upper()}", f.default, f.metadata["help"]) for f in fields(cls)]
+
+
+def _coerce(name: str, type_name: Any, raw: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    try:
+        if kind == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(f"MOUSEION_{name.upper()}={raw!r} is not a valid {kind}") from None

@@ -1,0 +1,364 @@
+"""The store: the one place that opens and writes the pyoxigraph dataset.
+
+Layout (DESIGN.md "URIs and graphs"):
+
+- ``{base}graph/record/{key}``   one named graph per record, exactly what its source said;
+- ``{base}graph/inferred/{key}`` the ``rdf:type`` closure of that record (never mixed with source data);
+- ``{base}graph/vocab/{name}``   ontologies and controlled vocabularies;
+- ``{base}graph/meta/records``   the change log: one description per record graph with its key,
+  dataset, content hash, ``dcterms:created`` / ``dcterms:modified`` datestamps, SHACL warnings and,
+  once deleted, a tombstone (``mou:deleted true``) that is kept for ever (OAI-PMH
+  ``deletedRecord=persistent``).
+
+Every write of a batch — record graphs, inferred graphs, change log — is one SPARQL Update, and
+pyoxigraph applies an update in one transaction: after a crash each record is wholly old or wholly new.
+
+>>> from kg.record import Origin, Record
+>>> from ontology.namespaces import CRM, RDF, RDFS
+>>> from pyoxigraph import Literal, Triple
+>>> store = Store.open(None, "http://example.org/")
+>>> obj = store.uris.entity("object", "1")
+>>> rec = Record("demo/1", "demo", [Triple(obj, RDF.type, CRM["E22_Human-Made_Object"]),
+...                                 Triple(obj, RDFS.label, Literal("Vase"))], Origin("demo.ttl"))
+>>> [o.status for o in store.commit([rec])]
+['created']
+>>> [o.status for o in store.commit([rec])]
+['unchanged']
+>>> bool(store.query("ASK { ?o a crm:E70_Thing }"))
+True
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Iterable, Iterator, Sequence
+
+import pyoxigraph as ox
+from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
+
+from kg.errors import NotFound, StoreError
+from kg.queries import named_query
+from kg.record import Record, Uris, Vocabulary
+from ontology.hierarchy import Hierarchy
+from ontology.namespaces import DCTERMS, MOU, PROV, RDF, XSD, prefix_map
+from ontology.vocabularies import VOCABULARIES, vocabulary_triples
+
+#: Bumped when the on-disk layout changes; `Store.open` refuses a store of another version.
+LAYOUT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """What the change log says about one record."""
+
+    key: str
+    dataset: str
+    content_hash: str | None
+    created: str
+    modified: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    status: str  # "created" | "modified" | "unchanged" | "deleted"
+
+
+def utc_now() -> str:
+    """The datestamp of a change: UTC, seconds granularity (what OAI-PMH harvesters use)."""
+    return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def content_hash(triples: Sequence[Triple]) -> str:
+    """A hash of a record's statements that ignores order and blank-node labels.
+
+    >>> from pyoxigraph import BlankNode, NamedNode, Triple
+    >>> p = NamedNode("http://example.org/p")
+    >>> content_hash([Triple(BlankNode(), p, NamedNode("http://example.org/o"))]) == \\
+    ...     content_hash([Triple(BlankNode(), p, NamedNode("http://example.org/o"))])
+    True
+    """
+    if any(isinstance(t.subject, BlankNode) or isinstance(t.object, BlankNode) for t in triples):
+        dataset = ox.Dataset(Quad(t.subject, t.predicate, t.object) for t in triples)
+        dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+        lines = sorted(str(q) for q in dataset)
+    else:
+        lines = sorted({str(t) for t in triples})
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _ntriples(triples: Iterable[Triple]) -> str:
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+
+
+def _dt(value: str) -> Literal:
+    return Literal(value, datatype=XSD.dateTime)
+
+
+class Store:
+    """A Mouseion dataset on disk (or in memory, for doctests)."""
+
+    def __init__(self, oxi: ox.Store, uris: Uris, path: Path | None) -> None:
+        self.oxi = oxi
+        self.uris = uris
+        self.path = path
+        self.hierarchy = Hierarchy.load()
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: str | Path | None, base_uri: str, *, read_only: bool = False) -> "Store":
+        """Open (creating when missing) the store at ``path``; ``None`` gives an in-memory store."""
+        try:
+            if path is None:
+                oxi = ox.Store()
+            elif read_only:
+                oxi = ox.Store.read_only(str(path))
+            else:
+                Path(path).mkdir(parents=True, exist_ok=True)
+                oxi = ox.Store(str(path))
+        except OSError as error:
+            hint = " (is another mouseion process using it?)" if "lock" in str(error).lower() else ""
+            raise StoreError(f"cannot open store {path}: {error}{hint}") from None
+        store = cls(oxi, Uris(base_uri), Path(path) if path is not None else None)
+        if not read_only:
+            store._initialise()
+        return store
+
+    def _initialise(self) -> None:
+        """Write the layout version and the ontology graphs once, in one transaction."""
+        meta = self.uris.meta_graph
+        store_node = NamedNode(self.uris.base)
+        found = [q.object.value for q in self.oxi.quads_for_pattern(store_node, MOU.layoutVersion, None, meta)]
+        if found:
+            if found[0] != LAYOUT_VERSION:
+                raise StoreError(f"store layout version {found[0]} is not {LAYOUT_VERSION}: dump and restore")
+            return
+        quads = [Quad(store_node, MOU.layoutVersion, Literal(LAYOUT_VERSION), meta)]
+        for name, _path, _format in VOCABULARIES:
+            graph = self.uris.vocab_graph(name)
+            quads.extend(Quad(t.subject, t.predicate, t.object, graph) for t in vocabulary_triples(name))
+            quads.append(Quad(graph, RDF.type, MOU.VocabularyGraph, meta))
+        self.oxi.extend(quads)
+
+    def close(self) -> None:
+        self.oxi.flush()
+        del self.oxi
+
+    # ---------------------------------------------------------------- reading
+
+    def query(self, sparql: str, *, union: bool = True, **options):
+        """Run a SPARQL query; by default over the union of all graphs, with every known prefix."""
+        try:
+            return self.oxi.query(sparql, use_default_graph_as_union=union, prefixes=prefix_map(), **options)
+        except SyntaxError:
+            raise
+        except OSError as error:
+            raise StoreError(f"query failed: {error}") from None
+
+    def record_states(self, keys: Iterable[str]) -> dict[str, RecordState]:
+        """The change-log entries of these records (keys never loaded are absent)."""
+        meta = self.uris.meta_graph
+        states = {}
+        for key in keys:
+            values: dict[str, str] = {}
+            for quad in self.oxi.quads_for_pattern(self.uris.record_graph(key), None, None, meta):
+                values[quad.predicate.value] = quad.object.value
+            if MOU.key.value in values:
+                states[key] = RecordState(
+                    key=key, dataset=values[MOU.dataset.value], content_hash=values.get(MOU.contentHash.value),
+                    created=values[DCTERMS.created.value], modified=values[DCTERMS.modified.value],
+                    deleted=values.get(MOU.deleted.value) == "true")
+        return states
+
+    def changes(self, *, since: str | None = None, until: str | None = None,
+                dataset: str | None = None) -> Iterator[RecordState]:
+        """Every record (tombstones included) in datestamp order, then key order: the OAI-PMH change log."""
+        query = named_query("changes")
+        bindings: dict[str, object] = {"meta": self.uris.meta_graph}
+        if since is not None:
+            bindings["since"] = _dt(since)
+        if until is not None:
+            bindings["until"] = _dt(until)
+        if dataset is not None:
+            bindings["only_dataset"] = Literal(dataset)
+        rows = self.oxi.query(query, prefixes=prefix_map(),
+                              substitutions={ox.Variable(k): v for k, v in bindings.items()})
+        for row in rows:
+            yield RecordState(
+                key=row["key"].value,
+                dataset=row["dataset"].value,
+                content_hash=row["hash"].value if row["hash"] is not None else None,
+                created=row["created"].value,
+                modified=row["modified"].value,
+                deleted=row["deleted"] is not None and row["deleted"].value == "true",
+            )
+
+    def record_triples(self, key: str) -> list[Triple]:
+        graph = self.uris.record_graph(key)
+        if not self.oxi.contains_named_graph(graph):
+            raise NotFound(f"no record {key}")
+        return [q.triple for q in self.oxi.quads_for_pattern(None, None, None, graph)]
+
+    def warnings(self, key: str) -> list[str]:
+        graph = self.uris.record_graph(key)
+        return sorted(q.object.value for q in
+                      self.oxi.quads_for_pattern(graph, MOU.warning, None, self.uris.meta_graph))
+
+    def stats(self) -> dict[str, object]:
+        """Counts for `mouseion stats` and the home page."""
+        meta = {ox.Variable("meta"): self.uris.meta_graph}
+        counts = {row["what"].value: int(row["n"].value)
+                  for row in self.query(named_query("stats"), union=False, substitutions=meta)}
+        datasets = {row["dataset"].value: int(row["n"].value)
+                    for row in self.query(named_query("datasets"), union=False, substitutions=meta)}
+        classes = {row["class"].value: int(row["n"].value) for row in self.query(named_query("class_counts"))}
+        return {
+            "triples": len(self.oxi),
+            "records": counts.get("records", 0),
+            "deleted": counts.get("deleted", 0),
+            "graphs": sum(1 for _ in self.oxi.named_graphs()),
+            "datasets": datasets,
+            "classes": classes,
+        }
+
+    # ---------------------------------------------------------------- writing
+
+    def commit(self, records: Sequence[Record], vocabularies: Sequence[Vocabulary] = (), *,
+               now: str | None = None) -> list[Outcome]:
+        """Write records (and vocabularies) in ONE transaction; unchanged records keep their datestamps.
+
+        A changed record's graph is replaced whole and its ``dcterms:modified`` bumped.
+        """
+        now = now or utc_now()
+        keys = [r.key for r in records]
+        if len(set(keys)) != len(keys):
+            raise ValueError("a batch holds the same record key twice")
+        states = self.record_states(keys)
+        meta = f"<{self.uris.meta_graph.value}>"
+        drops: list[str] = []
+        inserts: list[str] = []
+        outcomes: list[Outcome] = []
+        for record in records:
+            graph = self.uris.record_graph(record.key)
+            inferred = self.uris.inferred_graph(record.key)
+            digest = content_hash(record.triples)
+            state = states.get(record.key)
+            if state is not None and not state.deleted and state.content_hash == digest:
+                outcomes.append(Outcome(record.key, "unchanged"))
+                continue
+            if state is not None:
+                drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\nDROP SILENT GRAPH <{inferred.value}> ;\n"
+                             f"DELETE WHERE {{ GRAPH {meta} {{ <{graph.value}> ?p ?o }} }} ;\n")
+            created = state.created if state is not None else now
+            inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(record.triples)}}}\n")
+            extra = self.hierarchy.infer_types(record.triples)
+            if extra:
+                inserts.append(f"GRAPH <{inferred.value}> {{\n{_ntriples(extra)}}}\n")
+            inserts.append(f"GRAPH {meta} {{\n{_ntriples(self._meta(record, digest, created, now, bool(extra)))}}}\n")
+            outcomes.append(Outcome(record.key, "created" if state is None or state.deleted else "modified"))
+        for vocabulary in vocabularies:
+            graph = self.uris.vocab_graph(vocabulary.name)
+            drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\n")
+            inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(vocabulary.triples)}}}\n")
+            inserts.append(f"GRAPH {meta} {{ <{graph.value}> a <{MOU.VocabularyGraph.value}> }}\n")
+        if inserts:
+            self._update("".join(drops) + "INSERT DATA {\n" + "".join(inserts) + "}")
+        return outcomes
+
+    def _meta(self, record: Record, digest: str, created: str, now: str, has_inferred: bool) -> list[Triple]:
+        graph = self.uris.record_graph(record.key)
+        triples = [
+            Triple(graph, RDF.type, MOU.Record),
+            Triple(graph, MOU.key, Literal(record.key)),
+            Triple(graph, MOU.dataset, Literal(record.dataset)),
+            Triple(graph, MOU.format, Literal(record.format)),
+            Triple(graph, MOU.contentHash, Literal(digest)),
+            Triple(graph, MOU.source, Literal(str(record.origin))),
+            Triple(graph, DCTERMS.created, _dt(created)),
+            Triple(graph, DCTERMS.modified, _dt(now)),
+        ]
+        if record.focus is not None:
+            triples.append(Triple(graph, MOU.focus, record.focus))
+        if has_inferred:
+            inferred = self.uris.inferred_graph(record.key)
+            triples += [Triple(graph, MOU.inferredGraph, inferred),
+                        Triple(inferred, RDF.type, MOU.InferredGraph),
+                        Triple(inferred, PROV.wasDerivedFrom, graph)]
+        triples += [Triple(graph, MOU.warning, Literal(w)) for w in record.warnings]
+        return triples
+
+    def delete(self, keys: Iterable[str], *, now: str | None = None) -> list[Outcome]:
+        """Drop record graphs and leave tombstones (kept for ever) in the change log, in one transaction."""
+        now = now or utc_now()
+        keys = list(keys)
+        states = self.record_states(keys)
+        missing = [k for k in keys if k not in states or states[k].deleted]
+        if missing:
+            raise NotFound(f"no live record {', '.join(missing)}")
+        meta = f"<{self.uris.meta_graph.value}>"
+        parts = []
+        for key in keys:
+            graph, inferred = self.uris.record_graph(key).value, self.uris.inferred_graph(key).value
+            parts.append(
+                f"DROP SILENT GRAPH <{graph}> ;\nDROP SILENT GRAPH <{inferred}> ;\n"
+                f"DELETE WHERE {{ GRAPH {meta} {{ <{inferred}> ?ip ?io }} }} ;\n"
+                f"DELETE {{ GRAPH {meta} {{ <{graph}> ?p ?o }} }} WHERE {{ GRAPH {meta} {{ <{graph}> ?p ?o "
+                f"FILTER(?p IN (<{DCTERMS.modified.value}>, <{MOU.contentHash.value}>, <{MOU.warning.value}>,"
+                f" <{MOU.inferredGraph.value}>)) }} }} ;\n"
+                f"INSERT DATA {{ GRAPH {meta} {{ <{graph}> <{MOU.deleted.value}> true ; "
+                f"<{DCTERMS.modified.value}> \"{now}\"^^<{XSD.dateTime.value}> }} }} ;\n")
+        self._update("".join(parts))
+        return [Outcome(k, "deleted") for k in keys]
+
+    def _update(self, update: str) -> None:
+        try:
+            self.oxi.update(update)
+        except OSError as error:
+            raise StoreError(f"write failed, nothing was written: {error}") from None
+
+    # ---------------------------------------------------------------- dump and restore
+
+    def dump(self, target: str | Path | IO[bytes]) -> int:
+        """Write every graph as gzipped N-Quads; returns the number of quads."""
+        count = len(self.oxi)
+        if isinstance(target, (str, Path)):
+            with gzip.open(target, "wb") as out:
+                self.oxi.dump(out, format=ox.RdfFormat.N_QUADS)
+        else:
+            with gzip.GzipFile(fileobj=target, mode="wb") as out:
+                self.oxi.dump(out, format=ox.RdfFormat.N_QUADS)
+        return count
+
+    @classmethod
+    def restore(cls, source: str | Path, path: str | Path, base_uri: str, *, replace: bool = False) -> "Store":
+        """Build a store at ``path`` from a dump. The new store is built beside the target and moved into
+        place only once complete, so a failed restore never leaves a half-written store behind."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()) and not replace:
+            raise StoreError(f"{path} is not empty: restore into a new location, or pass --force to replace it")
+        staging = path.with_name(path.name + ".restoring")
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            oxi = ox.Store(str(staging))
+            with gzip.open(source, "rb") as data:
+                oxi.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+            oxi.flush()
+            del oxi
+        except (OSError, SyntaxError, EOFError, gzip.BadGzipFile) as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(f"cannot restore from {source}: {error}") from None
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+        return cls.open(path, base_uri)

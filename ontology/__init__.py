@@ -1,0 +1,1 @@
+"""Vocabularies, namespaces and the class/property hierarchy (the lowest layer)."""

@@ -1,0 +1,1 @@
+"""SHACL shapes (Turtle) and the validation gate."""

@@ -1,0 +1,1 @@
+"""SPARQL 1.1 protocol: request parsing, result formats, limits; named queries (*.rq)."""

@@ -1,0 +1,1 @@
+"""HTTP face and command line: app factory, route table, pages, CLI."""
