@@ -10,8 +10,8 @@ Layout (DESIGN.md "URIs and graphs"):
   once deleted, a tombstone (``mou:deleted true``) that is kept for ever (OAI-PMH
   ``deletedRecord=persistent``).
 
-Every write of a batch — record graphs, inferred graphs, change log — is one SPARQL Update, and
-pyoxigraph applies an update in one transaction: after a crash each record is wholly old or wholly new.
+A record's graph, its inferred graph and its change-log entry are always written in one transaction
+(pyoxigraph's ``extend`` or one SPARQL Update): after a crash each record is wholly old or wholly new.
 
 >>> from kg.record import Origin, Record
 >>> from ontology.namespaces import CRM, RDF, RDFS
@@ -236,16 +236,19 @@ class Store:
 
     def commit(self, records: Sequence[Record], vocabularies: Sequence[Vocabulary] = (), *,
                now: str | None = None) -> list[Outcome]:
-        """Write records (and vocabularies) in ONE transaction; unchanged records keep their datestamps.
+        """Write a batch; each record wholly or not at all; unchanged records keep their datestamps.
 
-        A changed record's graph is replaced whole and its ``dcterms:modified`` bumped.
+        Records new to the store go in one ``extend`` transaction (pyoxigraph's fastest transactional
+        write); records replacing an earlier version — their old graph dropped, their change-log entry
+        rewritten with ``dcterms:modified`` bumped — and vocabularies go in one SPARQL Update transaction.
         """
         now = now or utc_now()
         keys = [r.key for r in records]
         if len(set(keys)) != len(keys):
             raise ValueError("a batch holds the same record key twice")
         states = self.record_states(keys)
-        meta = f"<{self.uris.meta_graph.value}>"
+        meta = self.uris.meta_graph
+        fresh: list[Quad] = []
         drops: list[str] = []
         inserts: list[str] = []
         outcomes: list[Outcome] = []
@@ -257,21 +260,29 @@ class Store:
             if state is not None and not state.deleted and state.content_hash == digest:
                 outcomes.append(Outcome(record.key, "unchanged"))
                 continue
-            if state is not None:
-                drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\nDROP SILENT GRAPH <{inferred.value}> ;\n"
-                             f"DELETE WHERE {{ GRAPH {meta} {{ <{graph.value}> ?p ?o }} }} ;\n")
-            created = state.created if state is not None else now
-            inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(record.triples)}}}\n")
             extra = self.hierarchy.infer_types(record.triples)
+            created = state.created if state is not None else now
+            described = self._meta(record, digest, created, now, bool(extra))
+            if state is None:
+                fresh += [Quad(t.subject, t.predicate, t.object, graph) for t in record.triples]
+                fresh += [Quad(t.subject, t.predicate, t.object, inferred) for t in extra]
+                fresh += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
+                outcomes.append(Outcome(record.key, "created"))
+                continue
+            drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\nDROP SILENT GRAPH <{inferred.value}> ;\n"
+                         f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{graph.value}> ?p ?o }} }} ;\n")
+            inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(record.triples)}}}\n")
             if extra:
                 inserts.append(f"GRAPH <{inferred.value}> {{\n{_ntriples(extra)}}}\n")
-            inserts.append(f"GRAPH {meta} {{\n{_ntriples(self._meta(record, digest, created, now, bool(extra)))}}}\n")
-            outcomes.append(Outcome(record.key, "created" if state is None or state.deleted else "modified"))
+            inserts.append(f"GRAPH <{meta.value}> {{\n{_ntriples(described)}}}\n")
+            outcomes.append(Outcome(record.key, "created" if state.deleted else "modified"))
         for vocabulary in vocabularies:
             graph = self.uris.vocab_graph(vocabulary.name)
             drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\n")
             inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(vocabulary.triples)}}}\n")
-            inserts.append(f"GRAPH {meta} {{ <{graph.value}> a <{MOU.VocabularyGraph.value}> }}\n")
+            inserts.append(f"GRAPH <{meta.value}> {{ <{graph.value}> a <{MOU.VocabularyGraph.value}> }}\n")
+        if fresh:
+            self._extend(fresh)
         if inserts:
             self._update("".join(drops) + "INSERT DATA {\n" + "".join(inserts) + "}")
         return outcomes
@@ -320,6 +331,12 @@ class Store:
                 f"<{DCTERMS.modified.value}> \"{now}\"^^<{XSD.dateTime.value}> }} }} ;\n")
         self._update("".join(parts))
         return [Outcome(k, "deleted") for k in keys]
+
+    def _extend(self, quads: list[Quad]) -> None:
+        try:
+            self.oxi.extend(quads)
+        except OSError as error:
+            raise StoreError(f"write failed, nothing was written: {error}") from None
 
     def _update(self, update: str) -> None:
         try:
