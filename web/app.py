@@ -1,0 +1,62 @@
+"""The Flask application: ``create_app(store, settings)``, with every route in one table.
+
+Later areas (SPARQL, linked-data pages, OAI-PMH) add their blueprints to ``ROUTES``'s neighbours;
+service paths live under the reserved ``/-/`` prefix.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Flask, jsonify, render_template
+
+from kg.settings import Settings
+from kg.store import Store
+from ontology.hierarchy import Hierarchy
+
+
+def _version() -> str:
+    try:
+        return version("mouseion")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def home():
+    store: Store = _store()
+    stats = store.stats()
+    hierarchy = Hierarchy.load()
+    classes = [(hierarchy.label(iri) or iri.rsplit("/", 1)[-1], count)
+               for iri, count in sorted(stats["classes"].items(), key=lambda kv: -kv[1])]
+    return render_template("home.html", stats=stats, classes=classes, version=_version())
+
+
+def health():
+    store: Store = _store()
+    return jsonify(status="ok", version=_version(), triples=len(store.oxi))
+
+
+def versions():
+    return jsonify(mouseion=_version(), pyoxigraph=version("pyoxigraph"), flask=version("flask"))
+
+
+#: (rule, endpoint, view, methods) — the one route table.
+ROUTES = [
+    ("/", "home", home, ["GET"]),
+    ("/-/health", "health", health, ["GET"]),
+    ("/-/versions", "versions", versions, ["GET"]),
+]
+
+
+def _store() -> Store:
+    from flask import current_app
+    return current_app.extensions["mouseion.store"]
+
+
+def create_app(store: Store, settings: Settings) -> Flask:
+    app = Flask(__name__)
+    app.extensions["mouseion.store"] = store
+    app.extensions["mouseion.settings"] = settings
+    for rule, endpoint, view, methods in ROUTES:
+        app.add_url_rule(rule, endpoint, view, methods=methods)
+    return app
