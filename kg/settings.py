@@ -32,6 +32,12 @@ class Settings:
     max_archive_bytes: int = _setting(2 * 1024**3, "Most bytes a zip archive may expand to in total.")
     max_archive_ratio: int = _setting(200, "Largest expansion ratio of one zip member (zip-bomb guard).")
     max_archive_members: int = _setting(100_000, "Most members a zip archive may hold.")
+    update_token: str = _setting("", "Bearer token for SPARQL Update and Graph Store writes; empty refuses all writes.")
+    query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped.")
+    row_cap: int = _setting(10_000, "Most result rows (or triples) a query returns; more are cut with a truncation marker.")
+    max_body_bytes: int = _setting(8 * 1024**2, "Largest request body (bytes) the HTTP endpoints accept.")
+    query_workers: int = _setting(2, "Worker processes that evaluate SPARQL queries.")
+    union_default_graph: bool = _setting(True, "The SPARQL default graph is the union of the public graphs (off: the store's own default graph).")
     host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
     port: int = _setting(8000, "Port `mouseion serve` listens on.")
 
@@ -67,6 +73,8 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
             raise ValueError(raw)
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         return raw
     except ValueError:
         raise ConfigError(f"MOUSEION_{name.upper()}={raw!r} is not a valid {kind}") from None

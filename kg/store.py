@@ -36,11 +36,12 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import pyoxigraph as ox
 from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
 
+from kg.backends import Backend, EmbeddedBackend, RemoteBackend
 from kg.errors import NotFound, StoreError
 from kg.queries import named_query
 from kg.record import Record, Uris, Vocabulary
@@ -105,14 +106,41 @@ def _dt(value: str) -> Literal:
     return Literal(value, datatype=XSD.dateTime)
 
 
+class _Writes:
+    """One transaction's worth of writes: SPARQL Update text, plus plain quads for brand-new records."""
+
+    def __init__(self) -> None:
+        self.fresh: list[Quad] = []
+        self.drops: list[str] = []
+        self.inserts: list[str] = []
+
+    def replace(self, graph: NamedNode | ox.DefaultGraph, triples: Sequence[Triple]) -> None:
+        if isinstance(graph, ox.DefaultGraph):
+            self.drops.append("CLEAR SILENT DEFAULT ;\n")
+        else:
+            self.drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\n")
+        self.insert(graph, triples)
+
+    def insert(self, graph: NamedNode | ox.DefaultGraph, triples: Sequence[Triple]) -> None:
+        if not triples:
+            return
+        body = _ntriples(triples)
+        self.inserts.append(body if isinstance(graph, ox.DefaultGraph) else f"GRAPH <{graph.value}> {{\n{body}}}\n")
+
+    def text(self) -> str:
+        return "".join(self.drops) + ("INSERT DATA {\n" + "".join(self.inserts) + "}" if self.inserts else "")
+
+
 class Store:
     """A Mouseion dataset on disk (or in memory, for doctests)."""
 
-    def __init__(self, oxi: ox.Store, uris: Uris, path: Path | None) -> None:
-        self.oxi = oxi
+    def __init__(self, backend: Backend, uris: Uris, path: Path | None) -> None:
+        self.backend = backend
         self.uris = uris
         self.path = path
         self.hierarchy = Hierarchy.load()
+        #: bumped by every write of this process: readers of checkpoints know when theirs is stale
+        self.generation = 0
 
     # ---------------------------------------------------------------- opening
 
@@ -130,16 +158,31 @@ class Store:
         except OSError as error:
             hint = " (is another mouseion process using it?)" if "lock" in str(error).lower() else ""
             raise StoreError(f"cannot open store {path}: {error}{hint}") from None
-        store = cls(oxi, Uris(base_uri), Path(path) if path is not None else None)
+        store = cls(EmbeddedBackend(oxi), Uris(base_uri), Path(path) if path is not None else None)
         if not read_only:
             store._initialise()
         return store
+
+    @classmethod
+    def connect(cls, query_url: str, base_uri: str, *, update_url: str | None = None,
+                headers: dict[str, str] | None = None) -> "Store":
+        """Use a SPARQL 1.1 server as the store (see ``kg.backends`` for what it must support)."""
+        store = cls(RemoteBackend(query_url, update_url, headers=headers), Uris(base_uri), None)
+        store._initialise()
+        return store
+
+    @property
+    def oxi(self) -> ox.Store:
+        """The embedded pyoxigraph store, for what only it can do (checkpoints, fast bulk reads)."""
+        if not isinstance(self.backend, EmbeddedBackend):
+            raise StoreError("this operation needs the embedded store; the store in use is a remote SPARQL server")
+        return self.backend.oxi
 
     def _initialise(self) -> None:
         """Write the layout version and the ontology graphs once, in one transaction."""
         meta = self.uris.meta_graph
         store_node = NamedNode(self.uris.base)
-        found = [q.object.value for q in self.oxi.quads_for_pattern(store_node, MOU.layoutVersion, None, meta)]
+        found = [q.object.value for q in self.backend.quads(store_node, MOU.layoutVersion, None, meta)]
         if found:
             if found[0] != LAYOUT_VERSION:
                 raise StoreError(f"store layout version {found[0]} is not {LAYOUT_VERSION}: dump and restore")
@@ -149,18 +192,18 @@ class Store:
             graph = self.uris.vocab_graph(name)
             quads.extend(Quad(t.subject, t.predicate, t.object, graph) for t in vocabulary_triples(name))
             quads.append(Quad(graph, RDF.type, MOU.VocabularyGraph, meta))
-        self.oxi.extend(quads)
+        self.backend.extend(quads)
 
     def close(self) -> None:
-        self.oxi.flush()
-        del self.oxi
+        self.backend.flush()
+        del self.backend
 
     # ---------------------------------------------------------------- reading
 
     def query(self, sparql: str, *, union: bool = True, **options):
         """Run a SPARQL query; by default over the union of all graphs, with every known prefix."""
         try:
-            return self.oxi.query(sparql, use_default_graph_as_union=union, prefixes=prefix_map(), **options)
+            return self.backend.query(sparql, union=union, prefixes=prefix_map(), **options)
         except SyntaxError:
             raise
         except OSError as error:
@@ -172,7 +215,7 @@ class Store:
         states = {}
         for key in keys:
             values: dict[str, str] = {}
-            for quad in self.oxi.quads_for_pattern(self.uris.record_graph(key), None, None, meta):
+            for quad in self.backend.quads(self.uris.record_graph(key), None, None, meta):
                 values[quad.predicate.value] = quad.object.value
             if MOU.key.value in values:
                 states[key] = RecordState(
@@ -192,8 +235,8 @@ class Store:
             bindings["until"] = _dt(until)
         if dataset is not None:
             bindings["only_dataset"] = Literal(dataset)
-        rows = self.oxi.query(query, prefixes=prefix_map(),
-                              substitutions={ox.Variable(k): v for k, v in bindings.items()})
+        rows = self.backend.query(query, union=False, prefixes=prefix_map(),
+                                  substitutions={ox.Variable(k): v for k, v in bindings.items()})
         for row in rows:
             yield RecordState(
                 key=row["key"].value,
@@ -206,14 +249,14 @@ class Store:
 
     def record_triples(self, key: str) -> list[Triple]:
         graph = self.uris.record_graph(key)
-        if not self.oxi.contains_named_graph(graph):
+        if not self.backend.contains_graph(graph):
             raise NotFound(f"no record {key}")
-        return [q.triple for q in self.oxi.quads_for_pattern(None, None, None, graph)]
+        return [q.triple for q in self.backend.quads(None, None, None, graph)]
 
     def warnings(self, key: str) -> list[str]:
         graph = self.uris.record_graph(key)
         return sorted(q.object.value for q in
-                      self.oxi.quads_for_pattern(graph, MOU.warning, None, self.uris.meta_graph))
+                      self.backend.quads(graph, MOU.warning, None, self.uris.meta_graph))
 
     def stats(self) -> dict[str, object]:
         """Counts for `mouseion stats` and the home page."""
@@ -224,10 +267,10 @@ class Store:
                     for row in self.query(named_query("datasets"), union=False, substitutions=meta)}
         classes = {row["class"].value: int(row["n"].value) for row in self.query(named_query("class_counts"))}
         return {
-            "triples": len(self.oxi),
+            "triples": self.backend.count(),
             "records": counts.get("records", 0),
             "deleted": counts.get("deleted", 0),
-            "graphs": sum(1 for _ in self.oxi.named_graphs()),
+            "graphs": sum(1 for _ in self.backend.graphs()),
             "datasets": datasets,
             "classes": classes,
         }
@@ -242,50 +285,69 @@ class Store:
         write); records replacing an earlier version — their old graph dropped, their change-log entry
         rewritten with ``dcterms:modified`` bumped — and vocabularies go in one SPARQL Update transaction.
         """
+        return self.write(records, vocabularies, now=now, atomic=False)
+
+    def write(self, records: Sequence[Record] = (), vocabularies: Sequence[Vocabulary] = (), *,
+              deletions: Sequence[str] = (), graphs: Mapping[NamedNode | ox.DefaultGraph, Sequence[Triple]] = {},
+              now: str | None = None, atomic: bool = True) -> list[Outcome]:
+        """Records, vocabularies, record deletions and plain graph replacements (an empty list drops the
+        graph); with ``atomic`` all in one transaction, as a SPARQL Update or a Graph Store request needs."""
         now = now or utc_now()
-        keys = [r.key for r in records]
+        keys = [r.key for r in records] + list(deletions)
         if len(set(keys)) != len(keys):
             raise ValueError("a batch holds the same record key twice")
         states = self.record_states(keys)
-        meta = self.uris.meta_graph
-        fresh: list[Quad] = []
-        drops: list[str] = []
-        inserts: list[str] = []
-        outcomes: list[Outcome] = []
-        for record in records:
-            graph = self.uris.record_graph(record.key)
-            inferred = self.uris.inferred_graph(record.key)
-            digest = content_hash(record.triples)
-            state = states.get(record.key)
-            if state is not None and not state.deleted and state.content_hash == digest:
-                outcomes.append(Outcome(record.key, "unchanged"))
-                continue
-            extra = self.hierarchy.infer_types(record.triples)
-            created = state.created if state is not None else now
-            described = self._meta(record, digest, created, now, bool(extra))
-            if state is None:
-                fresh += [Quad(t.subject, t.predicate, t.object, graph) for t in record.triples]
-                fresh += [Quad(t.subject, t.predicate, t.object, inferred) for t in extra]
-                fresh += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
-                outcomes.append(Outcome(record.key, "created"))
-                continue
-            drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\nDROP SILENT GRAPH <{inferred.value}> ;\n"
-                         f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{graph.value}> ?p ?o }} }} ;\n")
-            inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(record.triples)}}}\n")
-            if extra:
-                inserts.append(f"GRAPH <{inferred.value}> {{\n{_ntriples(extra)}}}\n")
-            inserts.append(f"GRAPH <{meta.value}> {{\n{_ntriples(described)}}}\n")
-            outcomes.append(Outcome(record.key, "created" if state.deleted else "modified"))
+        missing = [k for k in deletions if k not in states or states[k].deleted]
+        if missing:
+            raise NotFound(f"no live record {', '.join(missing)}")
+        writes = _Writes()
+        outcomes = [self._stage_record(writes, r, states.get(r.key), now, fresh_ok=not atomic) for r in records]
+        outcomes += [self._stage_deletion(writes, key, now) for key in deletions]
         for vocabulary in vocabularies:
             graph = self.uris.vocab_graph(vocabulary.name)
-            drops.append(f"DROP SILENT GRAPH <{graph.value}> ;\n")
-            inserts.append(f"GRAPH <{graph.value}> {{\n{_ntriples(vocabulary.triples)}}}\n")
-            inserts.append(f"GRAPH <{meta.value}> {{ <{graph.value}> a <{MOU.VocabularyGraph.value}> }}\n")
-        if fresh:
-            self._extend(fresh)
-        if inserts:
-            self._update("".join(drops) + "INSERT DATA {\n" + "".join(inserts) + "}")
+            writes.replace(graph, vocabulary.triples)
+            writes.insert(self.uris.meta_graph, [Triple(graph, RDF.type, MOU.VocabularyGraph)])
+        for graph, triples in graphs.items():
+            writes.replace(graph, triples)
+        if writes.fresh:
+            self._extend(writes.fresh)
+        if writes.drops or writes.inserts:
+            self._update(writes.text())
         return outcomes
+
+    def _stage_record(self, writes: "_Writes", record: Record, state: RecordState | None, now: str,
+                      fresh_ok: bool) -> Outcome:
+        graph = self.uris.record_graph(record.key)
+        inferred = self.uris.inferred_graph(record.key)
+        meta = self.uris.meta_graph
+        digest = content_hash(record.triples)
+        if state is not None and not state.deleted and state.content_hash == digest:
+            return Outcome(record.key, "unchanged")
+        extra = self.hierarchy.infer_types(record.triples)
+        described = self._meta(record, digest, state.created if state is not None else now, now, bool(extra))
+        if state is None and fresh_ok:
+            writes.fresh += [Quad(t.subject, t.predicate, t.object, graph) for t in record.triples]
+            writes.fresh += [Quad(t.subject, t.predicate, t.object, inferred) for t in extra]
+            writes.fresh += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
+        else:
+            if state is not None:
+                writes.drops.append(f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{graph.value}> ?p ?o }} }} ;\n")
+            writes.replace(graph, record.triples)
+            writes.replace(inferred, extra)
+            writes.insert(meta, described)
+        return Outcome(record.key, "created" if state is None or state.deleted else "modified")
+
+    def _stage_deletion(self, writes: "_Writes", key: str, now: str) -> Outcome:
+        graph, inferred, meta = self.uris.record_graph(key), self.uris.inferred_graph(key), self.uris.meta_graph
+        writes.replace(graph, [])
+        writes.replace(inferred, [])
+        dropped = " ".join(f"<{p.value}>" for p in (DCTERMS.modified, MOU.contentHash, MOU.warning, MOU.inferredGraph))
+        writes.drops.append(
+            f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{inferred.value}> ?ip ?io }} }} ;\n"
+            f"DELETE {{ GRAPH <{meta.value}> {{ <{graph.value}> ?p ?o }} }} WHERE {{ GRAPH <{meta.value}> "
+            f"{{ <{graph.value}> ?p ?o }} VALUES ?p {{ {dropped} }} }} ;\n")
+        writes.insert(meta, [Triple(graph, MOU.deleted, Literal(True)), Triple(graph, DCTERMS.modified, _dt(now))])
+        return Outcome(key, "deleted")
 
     def _meta(self, record: Record, digest: str, created: str, now: str, has_inferred: bool) -> list[Triple]:
         graph = self.uris.record_graph(record.key)
@@ -311,50 +373,45 @@ class Store:
 
     def delete(self, keys: Iterable[str], *, now: str | None = None) -> list[Outcome]:
         """Drop record graphs and leave tombstones (kept for ever) in the change log, in one transaction."""
-        now = now or utc_now()
-        keys = list(keys)
-        states = self.record_states(keys)
-        missing = [k for k in keys if k not in states or states[k].deleted]
-        if missing:
-            raise NotFound(f"no live record {', '.join(missing)}")
-        meta = f"<{self.uris.meta_graph.value}>"
-        parts = []
-        for key in keys:
-            graph, inferred = self.uris.record_graph(key).value, self.uris.inferred_graph(key).value
-            parts.append(
-                f"DROP SILENT GRAPH <{graph}> ;\nDROP SILENT GRAPH <{inferred}> ;\n"
-                f"DELETE WHERE {{ GRAPH {meta} {{ <{inferred}> ?ip ?io }} }} ;\n"
-                f"DELETE {{ GRAPH {meta} {{ <{graph}> ?p ?o }} }} WHERE {{ GRAPH {meta} {{ <{graph}> ?p ?o "
-                f"FILTER(?p IN (<{DCTERMS.modified.value}>, <{MOU.contentHash.value}>, <{MOU.warning.value}>,"
-                f" <{MOU.inferredGraph.value}>)) }} }} ;\n"
-                f"INSERT DATA {{ GRAPH {meta} {{ <{graph}> <{MOU.deleted.value}> true ; "
-                f"<{DCTERMS.modified.value}> \"{now}\"^^<{XSD.dateTime.value}> }} }} ;\n")
-        self._update("".join(parts))
-        return [Outcome(k, "deleted") for k in keys]
+        return self.write(deletions=list(keys), now=now)
 
     def _extend(self, quads: list[Quad]) -> None:
+        self.generation += 1
         try:
-            self.oxi.extend(quads)
+            self.backend.extend(quads)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
 
     def _update(self, update: str) -> None:
+        self.generation += 1
         try:
-            self.oxi.update(update)
+            self.backend.update(update)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
 
-    # ---------------------------------------------------------------- dump and restore
+    # ---------------------------------------------------------------- snapshots, dump and restore
+
+    def checkpoint(self, target: str | Path) -> None:
+        """A consistent snapshot in ``target`` (a new directory) that other processes may open read-only.
+
+        RocksDB makes it with hard links, so it is cheap; it shares nothing mutable with this store.
+        """
+        if self.path is None:
+            raise StoreError("an in-memory store has no checkpoints: give the store a directory")
+        try:
+            self.oxi.backup(str(target))
+        except OSError as error:
+            raise StoreError(f"cannot checkpoint the store into {target}: {error}") from None
 
     def dump(self, target: str | Path | IO[bytes]) -> int:
         """Write every graph as gzipped N-Quads; returns the number of quads."""
-        count = len(self.oxi)
+        count = self.backend.count()
         if isinstance(target, (str, Path)):
             with gzip.open(target, "wb") as out:
-                self.oxi.dump(out, format=ox.RdfFormat.N_QUADS)
+                self.backend.dump(out)
         else:
             with gzip.GzipFile(fileobj=target, mode="wb") as out:
-                self.oxi.dump(out, format=ox.RdfFormat.N_QUADS)
+                self.backend.dump(out)
         return count
 
     @classmethod

@@ -33,7 +33,7 @@ def home():
 
 def health():
     store: Store = _store()
-    return jsonify(status="ok", version=_version(), triples=len(store.oxi))
+    return jsonify(status="ok", version=_version(), triples=store.backend.count())
 
 
 def versions():

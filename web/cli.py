@@ -142,7 +142,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from kg.store import Store
     settings = _settings(args)
     store = Store.restore(args.input, settings.store, settings.base_uri, replace=args.force)
-    print(f"{len(store.oxi)} quads restored into {settings.store}")
+    print(f"{store.backend.count()} quads restored into {settings.store}")
     return OK
 
 
