@@ -23,6 +23,8 @@ def _setting(default: Any, help: str) -> Any:
 @dataclass(frozen=True)
 class Settings:
     store: str = _setting("./mouseion-data", "Directory of the embedded on-disk store.")
+    remote_query_url: str = _setting("", "Query URL of an external SPARQL 1.1 server to use instead of the embedded store.")
+    remote_update_url: str = _setting("", "Update URL of that server (default: the query URL).")
     base_uri: str = _setting("http://localhost:8000/", "Base of every minted URI; ends with '/'.")
     batch_size: int = _setting(500, "Records validated and committed together in one transaction.")
     validate: bool = _setting(True, "Run the SHACL gate before records are written.")

@@ -22,6 +22,7 @@ written to the store in one transaction — or not at all.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,7 @@ from pyoxigraph import DefaultGraph, NamedNode, Triple
 
 from kg.errors import MouseionError, NotFound
 from kg.record import Origin, Record, Rejection
+from kg.backends import EmbeddedBackend
 from kg.store import Outcome, Store
 
 Graph = NamedNode | DefaultGraph
@@ -114,6 +116,8 @@ def _replace(store: Store, contents: Mapping[Graph, Sequence[Triple]], *, gate, 
 
 def apply_update(store: Store, update: str, *, gate, base_iri: str | None = None) -> list[Outcome]:
     """Run a SPARQL 1.1 Update with the store's rules; raises SyntaxError for a malformed update."""
+    if not isinstance(store.backend, EmbeddedBackend):
+        return _forward_update(store, update)
     with _lock(store):
         scratch = Path(tempfile.mkdtemp(prefix="mouseion-update-", dir=_scratch_parent(store)))
         try:
@@ -126,6 +130,22 @@ def apply_update(store: Store, update: str, *, gate, base_iri: str | None = None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return _replace(store, contents, gate=gate, origin="SPARQL Update")
+
+
+_UNBOUNDED = re.compile(r"\bGRAPH\s*[?$]|\b(ALL|NAMED|BASE|WITH|USING)\b", re.IGNORECASE)
+
+
+def _forward_update(store: Store, update: str) -> list[Outcome]:
+    """A remote server cannot be checkpointed, so an update's effect cannot be known before it is
+    applied. It is forwarded only when it provably stays off Mouseion's graphs: it never names the
+    base URI (where record, change-log and inferred graphs live), and has no graph variable and no
+    ALL / NAMED / BASE / WITH / USING that could reach them. Record graphs are written through the
+    Graph Store protocol or ingest instead, which validate."""
+    if store.uris.base in update or _UNBOUNDED.search(update):
+        raise ReservedGraph("on a remote store, SPARQL Update may only write graphs outside "
+                            f"{store.uris.base}graph/ and must name them; use the Graph Store protocol for records")
+    store._update(update)
+    return []
 
 
 def _scratch_parent(store: Store) -> str | None:

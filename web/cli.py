@@ -42,6 +42,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _open(settings: Settings, read_only: bool = False):
     from kg.store import Store
+    if settings.remote_query_url:
+        return Store.connect(settings.remote_query_url, settings.base_uri,
+                             update_url=settings.remote_update_url or None)
     return Store.open(settings.store, settings.base_uri, read_only=read_only)
 
 
