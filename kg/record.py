@@ -127,5 +127,5 @@ class Rejection:
         return cls(origin, [error.message if error.column is None else f"column {error.column}: {error.message}"], key)
 
     def __str__(self) -> str:
-        head = str(self.origin) + (f" [{self.key}]" if self.key else "")
+        head = str(self.origin) + (f" [{self.key}]" if self.key and self.key != self.origin.record else "")
         return head + "\n" + "\n".join(f"  - {r}" for r in self.reasons)
