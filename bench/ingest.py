@@ -59,9 +59,9 @@ def core(record: Record) -> Record:
                   record.format, record.focus)
 
 
-def generate(objects: int, target: Path) -> tuple[int, int]:
-    """Write `objects` records as N-Quads; returns (records, quads)."""
-    templates = [core(r) for r in tate_records()]
+def generate(objects: int, target: Path, full: bool = False) -> tuple[int, int]:
+    """Write `objects` records as N-Quads (whole Tate records when ``full``); returns (records, quads)."""
+    templates = [r if full else core(r) for r in tate_records()]
     quads = 0
     with open(target, "wb") as out:
         for n in range(objects):
