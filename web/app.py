@@ -6,6 +6,7 @@ service paths live under the reserved ``/-/`` prefix.
 
 from __future__ import annotations
 
+import atexit
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, jsonify, render_template
@@ -13,6 +14,7 @@ from flask import Flask, jsonify, render_template
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
+from web import sparql
 
 
 def _version() -> str:
@@ -45,6 +47,10 @@ ROUTES = [
     ("/", "home", home, ["GET"]),
     ("/-/health", "health", health, ["GET"]),
     ("/-/versions", "versions", versions, ["GET"]),
+    # SPARQL 1.1 Protocol (query, update, service description), Graph Store HTTP Protocol, VoID
+    ("/sparql", "sparql", sparql.sparql_endpoint, sparql.METHODS),
+    ("/sparql/graphs", "graph_store", sparql.graph_store, sparql.METHODS),
+    ("/.well-known/void", "void", sparql.void, sparql.METHODS),
 ]
 
 
@@ -54,9 +60,18 @@ def _store() -> Store:
 
 
 def create_app(store: Store, settings: Settings) -> Flask:
+    """The application over ``store``. Its query executor's worker processes live as long as the process,
+    or until ``app.extensions["mouseion.executor"].close()``."""
+    from sparql.executor import Executor
+    from sparql.protocol import Service
     app = Flask(__name__)
     app.extensions["mouseion.store"] = store
     app.extensions["mouseion.settings"] = settings
+    executor = Executor(store, workers=settings.query_workers, timeout=settings.query_timeout,
+                        row_cap=settings.row_cap)
+    atexit.register(executor.close)
+    app.extensions["mouseion.executor"] = executor
+    app.extensions["mouseion.sparql"] = Service(store, settings, executor)
     for rule, endpoint, view, methods in ROUTES:
         app.add_url_rule(rule, endpoint, view, methods=methods)
     return app
