@@ -28,7 +28,7 @@ class Settings:
     base_uri: str = _setting("http://localhost:8000/", "Base of every minted URI; ends with '/'.")
     batch_size: int = _setting(500, "Records validated and committed together in one transaction.")
     validate: bool = _setting(True, "Run the SHACL gate before records are written.")
-    max_file_bytes: int = _setting(512 * 1024**2, "Largest single input file (bytes) a load accepts.")
+    max_file_bytes: int = _setting(512 * 1024**2, "Largest input file (bytes) read whole; N-Triples/N-Quads files on disk are streamed and have no whole-file limit.")
     max_literal_bytes: int = _setting(1024**2, "Largest literal (bytes, UTF-8) a record may carry.")
     max_record_triples: int = _setting(100_000, "Most triples one record may hold.")
     max_archive_bytes: int = _setting(2 * 1024**3, "Most bytes a zip archive may expand to in total.")
@@ -40,6 +40,7 @@ class Settings:
     max_body_bytes: int = _setting(8 * 1024**2, "Largest request body (bytes) the HTTP endpoints accept.")
     query_workers: int = _setting(2, "Worker processes that evaluate SPARQL queries.")
     union_default_graph: bool = _setting(True, "The SPARQL default graph is the union of the public graphs (off: the store's own default graph).")
+    bare_store: bool = _setting(False, "Hold only what clients write: no ontology graphs, no change-log graph until a record arrives (protocol conformance runs).")
     host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
     port: int = _setting(8000, "Port `mouseion serve` listens on.")
 

@@ -4,6 +4,15 @@
 member of a zip archive, named ``archive.zip!path/in/zip.xml``) — or a ``Rejection`` for a file that
 cannot be read at all: missing, empty, larger than ``max_file_bytes``, a corrupt or hostile archive.
 
+**Streamed files.** A file on disk in a line-based syntax (N-Triples, N-Quads: ``STREAMED_FORMATS``, by
+suffix or by its first bytes) is not read into memory: its ``Source`` carries the ``path`` and only the
+first bytes as ``data``, and the reader parses it straight from the file (``kg.readers.rdf``), so
+memory follows the largest record, not the file. Such files have **no
+whole-file limit**: ``max_file_bytes`` does not apply to them; the per-record limits
+(``max_record_triples``, ``max_literal_bytes``) do, and a line too long to parse is dropped unread.
+Every other file — RDF/XML, Turtle, TriG, JSON-LD, mappings — and every zip member is read whole,
+within ``max_file_bytes``.
+
 Directories are walked depth-first, each folder's files (sorted by name) before its subfolders
 (sorted), so two runs over the same tree read the same records in the same order. Hidden files and folders (``.name``) and ``__MACOSX`` are skipped, and so
 are the data files a ``*.mapping.toml`` of the same walk names (any ``path = "..."`` in it): the
@@ -50,6 +59,8 @@ from kg.settings import Settings
 
 #: every format ``detect_format`` can answer; ``kg.readers.registry.READERS`` has a reader for each
 FORMATS = ("edm", "rdfxml", "turtle", "ntriples", "nquads", "trig", "jsonld", "linked-art", "mapping")
+#: formats read from the file as a stream, a statement per line, with no whole-file limit
+STREAMED_FORMATS = ("ntriples", "nquads")
 
 _CHUNK = 1024 * 1024
 _SKIPPED_DIRS = {"__MACOSX"}
@@ -113,12 +124,18 @@ def _file_sources(path: Path, settings: Settings) -> Iterator[Source | Rejection
         if size == 0:
             yield _reject(name, "empty file")
             return
-        if size <= settings.max_file_bytes:
-            with open(path, "rb") as stream:
+        with open(path, "rb") as stream:
+            head = stream.read(_SNIFF)
+            streamed = _streamed(name, head)
+            if not streamed and size <= settings.max_file_bytes:
+                stream.seek(0)
                 data = stream.read(size + 1)  # not max_file_bytes: read() allocates what it is asked
                 if len(data) > size:  # the file grew since stat(): read on, up to the limit
                     data += stream.read(settings.max_file_bytes + 1 - len(data))
-            size = len(data)
+                size = len(data)
+        if streamed:
+            yield Source(name, head, path)
+            return
         if size > settings.max_file_bytes:
             yield _reject(name, f"file of {size} bytes exceeds the limit of {settings.max_file_bytes} bytes "
                                 f"(MOUSEION_MAX_FILE_BYTES)")
@@ -130,6 +147,11 @@ def _file_sources(path: Path, settings: Settings) -> Iterator[Source | Rejection
         yield from zip_sources(name, data, settings)
     else:
         yield Source(name, data)
+
+
+def _streamed(name: str, head: bytes) -> bool:
+    """Whether a file with these first bytes is read as a stream (see ``STREAMED_FORMATS``)."""
+    return not _is_zip(name, head) and detect_format(Source(name, head)) in STREAMED_FORMATS
 
 
 def _is_zip(name: str, data: bytes) -> bool:

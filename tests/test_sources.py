@@ -51,15 +51,38 @@ def test_files_a_mapping_reads_are_not_sources_of_their_own(tmp_path, settings):
 
 
 def test_empty_missing_and_oversized_files_are_rejected(tmp_path):
-    (tmp_path / "empty.ttl").write_bytes(b"")
-    (tmp_path / "big.nt").write_bytes(b"x" * 2048)
-    items = list(iter_sources([tmp_path / "empty.ttl", tmp_path / "nope.ttl", tmp_path / "big.nt"],
+    (tmp_path / "empty.nt").write_bytes(b"")
+    (tmp_path / "big.ttl").write_bytes(b"x" * 2048)
+    items = list(iter_sources([tmp_path / "empty.nt", tmp_path / "nope.ttl", tmp_path / "big.ttl"],
                               Settings(max_file_bytes=1024)))
     assert all(isinstance(i, Rejection) for i in items)
     reasons = {Path(i.origin.file).name: i.reasons[0] for i in items}
-    assert reasons["empty.ttl"] == "empty file"
+    assert reasons["empty.nt"] == "empty file"
     assert "no such file" in reasons["nope.ttl"]
-    assert "2048 bytes exceeds the limit of 1024" in reasons["big.nt"] and "MOUSEION_MAX_FILE_BYTES" in reasons["big.nt"]
+    assert "2048 bytes exceeds the limit of 1024" in reasons["big.ttl"] and "MOUSEION_MAX_FILE_BYTES" in reasons["big.ttl"]
+
+
+def test_line_based_files_stream_from_disk_past_the_file_limit(tmp_path):
+    line = b"<http://e/a> <http://e/p> <http://e/o> <http://e/g> .\n"
+    (tmp_path / "big.nq").write_bytes(line * 100_000)
+    (tmp_path / "sniffed").write_bytes(line * 100)  # no suffix: N-Quads by its first line
+    (tmp_path / "small.ttl").write_bytes(b"<http://e/a> <http://e/p> <http://e/o> .\n")
+    big, sniffed, small = iter_sources([tmp_path / "big.nq", tmp_path / "sniffed", tmp_path / "small.ttl"],
+                                       Settings(max_file_bytes=1024))
+    assert isinstance(big, Source) and big.path == tmp_path / "big.nq" and len(big.data) == 64 * 1024
+    assert detect_format(big) == "nquads"
+    assert isinstance(sniffed, Source) and sniffed.path == tmp_path / "sniffed" and detect_format(sniffed) == "nquads"
+    assert isinstance(small, Source) and small.path is None and small.data.endswith(b" .\n")  # read whole
+
+
+def test_zip_members_are_read_whole_even_in_line_formats(tmp_path):
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a.nq", "<http://e/a> <http://e/p> <http://e/o> <http://e/g> .\n" * 100)
+    [member] = iter_sources([archive], Settings())
+    assert member.path is None and len(member.data) == 5400
+    [too_big] = iter_sources([archive], Settings(max_file_bytes=1000))
+    assert isinstance(too_big, Rejection) and "MOUSEION_MAX_FILE_BYTES" in too_big.reasons[0]
 
 
 # -- zip archives --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Readers never touch the store and never validate against SHACL: ``kg.ingest`` do
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator, Union
 
 from kg.record import Record, Rejection, Uris, Vocabulary
@@ -17,10 +18,15 @@ from kg.settings import Settings
 
 @dataclass(frozen=True)
 class Source:
-    """Bytes to read and the name to report them by (``path`` or ``archive.zip!member``)."""
+    """Bytes to read and the name to report them by (``path`` or ``archive.zip!member``).
+
+    A file read as a stream (``kg.sources.STREAMED_FORMATS``) has a ``path``: the reader opens it, and
+    ``data`` holds only the file's first bytes, enough for ``kg.sources.detect_format``.
+    """
 
     name: str
     data: bytes
+    path: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@
 
 **Streaming.** Quads are handed on a graph at a time, as soon as the graph changes, so a file of
 100k graphs never sits in memory as Python objects; only the default graph is held until the end
-(grouping by subject needs all of it — for big triple files that is the price, and it is paid once).
+(grouping by subject needs all of it — for big triple files that is the price, and it is paid once:
+an N-Triples file, all default graph, is held whole as triples). A source with a ``path``
+(``kg.sources.STREAMED_FORMATS``, no whole-file limit) is parsed from the file, never read whole, so
+memory follows the largest record (and the default graph), not the file. The names of the graphs
+already read are kept, to refuse one that comes back: about 160 bytes a record, the one thing that
+grows with a file of named graphs.
 
 **Errors.** pyoxigraph reports each syntax error with line and column and carries on after it. In
 the default graph a missing statement could belong to any subject, so any error rejects every
@@ -26,10 +31,16 @@ unreadable line may belong to the graph being read or to the one that follows; b
 naming the line; the other graphs of the file load.
 
 **Limits.** ``max_literal_bytes`` and ``max_record_triples`` reject a record, naming it and the
-limit. N-Triples and N-Quads cannot hold a literal longer than their longest line, so when no line
-is that long (checked on the raw bytes, a few ``find`` calls per megabyte) no literal is examined at
-all; otherwise, and for the other formats, literals over a quarter of the limit in characters are
-measured.
+limit. N-Triples and N-Quads cannot hold a literal longer than their longest line, so their raw
+bytes are first scanned for a line that long (a few ``find`` calls per megabyte, a chunk at a time):
+a file without one — nearly every file — goes to the parser as it is and no literal is examined.
+Otherwise, and in the other formats, literals over a quarter of the limit in characters are
+measured; and a line-based file is handed to the parser through ``_Lines``, which drops every line
+of ``PARSER_BUFFER`` bytes or more — more than the parser can hold — reading it in pieces, never
+whole, and its record (the graph named at its end, else its subject) is rejected, naming the line.
+Those rejections come after the file's named graphs, one per record; a graph with such a line is
+skipped when the parser reaches it (if its quads came before, and then again after other graphs,
+the first part was read as a record: what a graph that comes back gets anyway).
 
 **JSON-LD** contexts are taken from ``kg.contexts``; a remote context not known there is refused.
 
@@ -53,6 +64,7 @@ Blank nodes get fresh labels on every read (``rename_blank_nodes``), so two file
 
 from __future__ import annotations
 
+import io
 import json
 import operator
 import re
@@ -82,6 +94,10 @@ _LINE_FORMATS = {"ntriples", "nquads"}
 MAX_ERRORS = 20
 #: pyoxigraph's parsers hold one token in a buffer of this size: a longer literal cannot be read at all
 PARSER_BUFFER = 16 * 1024 * 1024
+#: bytes of a line-based file read at a time (less than ``PARSER_BUFFER``: see ``_Lines``)
+CHUNK = 256 * 1024
+#: bytes kept of each end of a line too long to parse, to tell whose statement it was
+_ENDS = 4096
 
 _GRAPH = operator.attrgetter("graph_name")
 _TRIPLE = operator.attrgetter("triple")
@@ -115,8 +131,15 @@ class _Reading:
         self.base = source_base(ctx.uris, self.dataset)
         self.limit = ctx.settings.max_literal_bytes
         self.errors = 0
+        self.measure_literals = False
+        self.lines: _Lines | None = None  # the filter of a line-based file with a line too long to parse
+        #: graph, subject or DefaultGraph() → the rejection of its record for a line too long to parse
+        self.refused: dict = {}
 
     def items(self) -> Iterator[Item]:
+        if self.fmt in _LINE_FORMATS:
+            yield from self._line_items()
+            return
         data, renamed = self.source.data, False
         if self.fmt == "jsonld":
             try:
@@ -124,30 +147,56 @@ class _Reading:
             except InputError as error:
                 yield self._rejection([_reason(error.message, error.line, error.column)], error.line)
                 return
-        # literals can only be too long if the input is; in line formats, only if a line is
-        self.measure_literals = len(data) > self.limit and not (
-            self.fmt in _LINE_FORMATS and _lines_shorter_than(data, self.limit))
-        huge: list[_HugeLine] = []
-        if self.measure_literals and self.fmt in _LINE_FORMATS:
-            data, huge = _cut_huge_lines(data, quads=self.fmt == "nquads")
-        refused = self._refuse_huge(huge)
-        yield from refused.values()
-        parser = ox.parse(data, FORMATS[self.fmt], base_iri=None if self.fmt in _LINE_FORMATS else self.base,
-                          rename_blank_nodes=True)
-        yield from self._graphs(self._runs(parser), refused, renamed)
+        self.measure_literals = len(data) > self.limit  # literals can only be too long if the input is
+        parser = ox.parse(data, FORMATS[self.fmt], base_iri=self.base, rename_blank_nodes=True)
+        yield from self._graphs(self._runs(parser), renamed)
 
-    def _graphs(self, runs, refused: dict, renamed: bool) -> Iterator[Item]:
+    def _line_items(self) -> Iterator[Item]:
+        """N-Triples and N-Quads, from the file (``source.path``) or the bytes in memory."""
+        path, fmt = self.source.path, FORMATS[self.fmt]
+        try:
+            if path is None:
+                raw = io.BytesIO(self.source.data)
+                self.measure_literals = len(self.source.data) >= self.limit and not _lines_shorter_than(
+                    self.source.data, self.limit)
+            else:
+                raw = open(path, "rb")
+                self.measure_literals = not _stream_lines_shorter_than(raw, self.limit)
+                raw.seek(0)
+        except OSError as error:
+            yield self._rejection([f"cannot read: {error.strerror or error}"])
+            return
+        with raw:
+            if not self.measure_literals:  # no line is that long: nor is any too long to parse
+                parser = ox.parse(self.source.data, fmt, rename_blank_nodes=True) if path is None else \
+                    ox.parse(path=path, format=fmt, rename_blank_nodes=True)
+            else:
+                self.lines = _Lines(raw, quads=self.fmt == "nquads")
+                # buffered: the parser asks for a couple of kilobytes at a time, and this makes those C calls
+                parser = ox.parse(input=io.BufferedReader(self.lines, CHUNK), format=fmt, rename_blank_nodes=True)
+            try:
+                yield from self._graphs(self._runs(parser), renamed=False)
+            except OSError as error:  # the file went away or the disk failed: what was read stands
+                yield self._rejection([f"cannot read to the end: {error.strerror or error}; the records after "
+                                       f"the last one read, and any statements in the default graph, are not "
+                                       f"read"])
+
+    def _graphs(self, runs, renamed: bool) -> Iterator[Item]:
         """Named graphs as records as they come; then the default graph, by subject."""
+        refused = self.refused
         default: list[Triple] = []
         suspect: list[tuple[int | None, str]] = []  # errors that make the default graph suspect
         pending: list[tuple[int | None, str]] = []  # errors the next run may own
-        seen: set = set(refused)
+        seen: set = set()
         just_rejected = None  # the graph being read when the last error came
         for graph, triples, error in runs:
+            self._refuse_huge()  # the lines dropped so far: the parser is past them
             if error is not None:
                 line, reason = _syntax(error, renamed, self.source.data)
                 if graph is None or isinstance(graph, DefaultGraph):
                     suspect.append((line, reason))
+                elif graph in refused:
+                    refused[graph].reasons.append(reason)  # not handed on yet: that comes at the end
                 elif graph != just_rejected:
                     seen.add(graph)
                     just_rejected = graph
@@ -175,6 +224,8 @@ class _Reading:
             else:
                 seen.add(graph)
                 yield self._graph_record(graph, triples)
+        self._refuse_huge()
+        yield from refused.values()
         if DefaultGraph() in refused and default:
             suspect.append((None, "the default graph's statements are not read: one of them (above) is too "
                                   "long to read, and its blank-node subject could be any record's"))
@@ -211,10 +262,12 @@ class _Reading:
 
     # -- records -----------------------------------------------------------------------------------
 
-    def _refuse_huge(self, huge: list["_HugeLine"]) -> dict:
-        """A rejection for the record of each statement too long to parse, keyed by graph or subject."""
-        refused: dict = {}
-        for line in huge:
+    def _refuse_huge(self) -> None:
+        """Note the record of each line the filter dropped since last asked, to reject it (at the end)."""
+        if self.lines is None or not self.lines.huge:
+            return
+        dropped, self.lines.huge = self.lines.huge, []
+        for line in dropped:
             reason = (f"line {line.number}: a statement of {line.size} bytes, too long to read: its literal "
                       f"exceeds the limit of {self.limit} bytes (MOUSEION_MAX_LITERAL_BYTES)")
             if line.graph is not None:
@@ -223,11 +276,10 @@ class _Reading:
                 target, key = line.subject, mint_key(self.dataset, self._local(line.subject.value))
             else:
                 target, key = DefaultGraph(), None  # a blank-node subject: its record cannot be told
-            if target in refused:
-                refused[target].reasons.append(reason)
+            if target in self.refused:
+                self.refused[target].reasons.append(reason)
             else:
-                refused[target] = Rejection(Origin(self.source.name, key, line.number), [reason], key)
-        return refused
+                self.refused[target] = Rejection(Origin(self.source.name, key, line.number), [reason], key)
 
     def _graph_record(self, graph, triples: list[Triple]) -> Item:
         if isinstance(graph, BlankNode):
@@ -348,14 +400,33 @@ def _term_text(term) -> str:
     return term.value if isinstance(term, NamedNode) else str(term)
 
 
-def _lines_shorter_than(data: bytes, limit: int) -> bool:
-    """True when no line of ``data`` reaches ``limit`` bytes.
+def _lines_shorter_than(data: bytes, limit: int, start: int = 0, end: int | None = None) -> bool:
+    """True when no line of ``data[start:end]`` reaches ``limit`` bytes.
 
     Every aligned block of ``limit // 2`` bytes holding a newline means no run without one can be
     ``limit`` bytes long; ``bytes.find`` makes that a few C calls per megabyte.
     """
+    end = len(data) if end is None else end
     step = max(limit // 2, 1)
-    return all(data.find(b"\n", start, start + step) >= 0 for start in range(0, len(data), step))
+    return all(data.find(b"\n", pos, min(pos + step, end)) >= 0 for pos in range(start, end, step))
+
+
+def _stream_lines_shorter_than(stream, limit: int) -> bool:
+    """``_lines_shorter_than`` for a binary stream, read ``CHUNK`` bytes at a time from where it is."""
+    buffer = bytearray(CHUNK)
+    run = 0  # bytes since the last newline, in the chunks before
+    while size := stream.readinto(buffer):
+        first = buffer.find(b"\n", 0, size)
+        if first < 0:
+            run += size
+            if run >= limit:
+                return False
+            continue
+        last = buffer.rfind(b"\n", 0, size)
+        if run + first + 1 >= limit or not _lines_shorter_than(buffer, limit, first + 1, last + 1):
+            return False
+        run = size - last - 1
+    return run < limit
 
 
 class _HugeLine:
@@ -379,31 +450,117 @@ def _named(iri: bytes) -> NamedNode | None:
         return None
 
 
-def _cut_huge_lines(data: bytes, quads: bool = True) -> tuple[bytes, list[_HugeLine]]:
-    """``data`` with every line of ``PARSER_BUFFER`` bytes or more blanked out, and those lines.
+class _Lines(io.RawIOBase):
+    """A binary stream as the N-Triples/N-Quads parser reads it (``read``), less the lines too long to parse.
 
-    Each is replaced by an empty line, so the parser's line numbers stay those of the file.
+    The stream is read ``CHUNK`` bytes at a time and handed on a run of whole lines at a time. A line
+    of ``PARSER_BUFFER`` bytes or more is read on in chunks and dropped as it comes, never held
+    whole; an empty line takes its place, so the parser's line numbers stay the file's, and
+    ``huge`` says where it was and whose it was (from its first and last bytes). Memory: a chunk,
+    and the start of one line (less than ``PARSER_BUFFER``).
+
+    >>> data = b"<a> <b> <c> .\\n<a> <b> " + b"x" * PARSER_BUFFER + b" .\\n<d> <e> <f> ."
+    >>> lines = _Lines(io.BytesIO(data))
+    >>> [lines.read(100) for _ in range(4)]
+    [b'<a> <b> <c> .\\n', b'\\n', b'<d> <e> <f> .', b'']
+    >>> [(line.number, line.size) for line in lines.huge]
+    [(2, 16777227)]
     """
-    if _lines_shorter_than(data, PARSER_BUFFER):
-        return data, []
-    step = PARSER_BUFFER // 2
-    pieces, huge, kept, start = [], [], 0, 0
-    while start < len(data):
-        if data.find(b"\n", start, start + step) >= 0:
-            start += step
-            continue
-        begin = data.rfind(b"\n", 0, start) + 1
-        end = data.find(b"\n", start)
-        end = len(data) if end < 0 else end + 1
-        if end - begin >= PARSER_BUFFER:
-            number = data.count(b"\n", 0, begin) + 1
-            huge.append(_HugeLine(number, end - begin, data[begin:begin + 4096],
-                                  data[max(begin, end - 4096):end], quads))
-            pieces += [data[kept:begin], b"\n"]
-            kept = end
-        start = end
-    pieces.append(data[kept:])
-    return b"".join(pieces), huge
+
+    def __init__(self, raw: io.RawIOBase | io.BufferedIOBase, quads: bool = False) -> None:
+        assert CHUNK < PARSER_BUFFER  # so a line that fits in a chunk can always be parsed
+        super().__init__()
+        self.raw, self.quads = raw, quads
+        self.huge: list[_HugeLine] = []
+        self.newlines = 0  # newlines handed on so far: the line being read is one more
+        self._out = io.BytesIO()
+        self._start: list[bytes] = []  # the start of a line whose end has not been read yet
+        self._start_size = 0
+        self._dropping: list | None = None  # [line number, size so far, first bytes, last bytes]
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = self._out.readinto(buffer)
+        while not size and not self._done:
+            self._fill()
+            size = self._out.readinto(buffer)
+        return size
+
+    def _fill(self) -> None:
+        """Read a chunk, and hand on the whole lines it completes (copied once, into ``_out``)."""
+        chunk = self.raw.read(CHUNK)
+        if not chunk:
+            self._done = True
+            if self._dropping is not None:
+                self._dropped()
+            elif self._start:  # a last line without a newline
+                self._out = io.BytesIO(b"".join(self._take_start()))
+            return
+        out: list = []
+        begin = 0
+        if self._dropping is not None:
+            begin = chunk.find(b"\n") + 1
+            if not begin:
+                self._drop(chunk)
+                return
+            self._drop(chunk[:begin])
+            self._dropped()
+            out.append(b"\n")
+            self.newlines += 1
+        first = chunk.find(b"\n", begin)
+        if first >= 0 and self._start_size + first + 1 - begin >= PARSER_BUFFER:
+            self._extend(chunk[begin:first + 1])  # the line begun in earlier chunks ends here, too long
+            self._dropped()
+            out.append(b"\n")
+            self.newlines += 1
+            begin = first + 1
+            first = chunk.find(b"\n", begin)
+        if first < 0:
+            self._extend(chunk[begin:])
+        else:
+            last = chunk.rfind(b"\n")
+            out += self._take_start()
+            out.append(memoryview(chunk)[begin:last + 1])  # lines within a chunk: shorter than PARSER_BUFFER
+            self.newlines += chunk.count(b"\n", begin, last + 1)
+            self._extend(chunk[last + 1:])
+        if out:
+            self._out = io.BytesIO(b"".join(out))
+
+    def _extend(self, piece: bytes) -> None:
+        """More of the line being read; dropped from here on if it reaches ``PARSER_BUFFER`` bytes."""
+        if not piece:
+            return
+        if self._dropping is not None:
+            self._drop(piece)
+            return
+        self._start.append(piece)
+        self._start_size += len(piece)
+        if self._start_size >= PARSER_BUFFER:
+            start, head = self._take_start(), b""
+            for part in start:
+                head += part[:_ENDS - len(head)]
+                if len(head) >= _ENDS:
+                    break
+            self._dropping = [self.newlines + 1, 0, head, b""]
+            for part in start:
+                self._drop(part)
+
+    def _take_start(self) -> list[bytes]:
+        start, self._start, self._start_size = self._start, [], 0
+        return start
+
+    def _drop(self, piece: bytes) -> None:
+        dropping = self._dropping
+        dropping[1] += len(piece)
+        dropping[3] = (dropping[3] + piece[-_ENDS:])[-_ENDS:]
+
+    def _dropped(self) -> None:
+        number, size, head, tail = self._dropping
+        self._dropping = None
+        self.huge.append(_HugeLine(number, size, head, tail, self.quads))
 
 
 def _syntax(error: SyntaxError, renamed: bool, data: bytes = b"") -> tuple[int | None, str]:
