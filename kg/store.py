@@ -145,8 +145,11 @@ class Store:
     # ---------------------------------------------------------------- opening
 
     @classmethod
-    def open(cls, path: str | Path | None, base_uri: str, *, read_only: bool = False) -> "Store":
-        """Open (creating when missing) the store at ``path``; ``None`` gives an in-memory store."""
+    def open(cls, path: str | Path | None, base_uri: str, *, read_only: bool = False, bare: bool = False) -> "Store":
+        """Open (creating when missing) the store at ``path``; ``None`` gives an in-memory store.
+
+        A ``bare`` store writes nothing of its own on opening (no ontology graphs, no layout marker), so
+        that it holds exactly what clients put in it: what a protocol conformance suite expects."""
         try:
             if path is None:
                 oxi = ox.Store()
@@ -159,7 +162,7 @@ class Store:
             hint = " (is another mouseion process using it?)" if "lock" in str(error).lower() else ""
             raise StoreError(f"cannot open store {path}: {error}{hint}") from None
         store = cls(EmbeddedBackend(oxi), Uris(base_uri), Path(path) if path is not None else None)
-        if not read_only:
+        if not read_only and not bare:
             store._initialise()
         return store
 

@@ -504,11 +504,23 @@ def _check_update_syntax(text: str) -> None:
     ox.Store().update(text)
 
 
+def _check_syntax_without_running(text: str) -> None:
+    """A malformed update is a 400 even when it asks for LOAD. pyoxigraph has no parse-only call and would
+    fetch the URL, so rdflib's SPARQL Update grammar answers instead."""
+    from pyparsing import ParseException
+    from rdflib.plugins.sparql.parser import parseUpdate
+    try:
+        parseUpdate(text)
+    except ParseException as error:
+        raise bad_request(f"update syntax error at {error.lineno}:{error.col}: {error.msg}") from None
+
+
 def _update(request: Request, service: Service, text: str, params: Sequence[tuple[str, str]]) -> Response:
     _authorize(request, service.settings)
     using, using_named = _iris(params, "using-graph-uri"), _iris(params, "using-named-graph-uri")
     plan = UpdatePlan.of(text)
     if plan.loads:
+        _check_syntax_without_running(text)
         raise ProtocolError(403, "LOAD is not allowed on the public endpoint: load files with `mouseion load`, "
                                  "or PUT/POST them to the graph store (/sparql/graphs)")
     if plan.services:
@@ -535,7 +547,7 @@ def _update(request: Request, service: Service, text: str, params: Sequence[tupl
     except RuntimeError as error:
         # pyoxigraph's evaluation errors (DROP or COPY of a graph that does not exist, CREATE of one that
         # does): the update is well-formed but fails, and per SPARQL Update nothing of it is applied
-        raise bad_request(f"the update failed, nothing was written: {error}") from None
+        raise ProtocolError(500, f"the update failed, nothing was written: {error}") from None
     finally:
         # a failed write changed nothing, but invalidating is cheap and never wrong
         service.executor.invalidate()

@@ -13,11 +13,18 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from sparql.conformance import GROUPS, Endpoint, Report, load_suite, run
 from sparql.conformance.manifest import DEFAULT_SUITE
 from sparql.conformance.oxigraph_server import OxigraphServer
+from tests.servers import free_port, wait_until_answering
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,27 @@ def endpoint_from_environment() -> Iterator[Endpoint]:
     )
 
 
+@contextlib.contextmanager
+def mouseion_serve(tmp_path_factory) -> Iterator[Endpoint]:
+    """`mouseion serve` as a process on loopback, over a bare store with the W3C default-graph semantics
+    (the public service's union default graph would merge the suite's default and named graphs)."""
+    port = free_port()
+    token = "conformance-token"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MOUSEION_BARE_STORE": "true",
+           "MOUSEION_UNION_DEFAULT_GRAPH": "false", "MOUSEION_UPDATE_TOKEN": token,
+           "MOUSEION_STORE": str(tmp_path_factory.mktemp("conformance") / "store")}
+    server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{url}/-/health", server)
+        yield Endpoint(query_url=f"{url}/sparql", update_url=f"{url}/sparql", graph_store_url=f"{url}/sparql/graphs",
+                       token=token)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 #: Measured against oxigraph serve 0.5.13: query 207/218, syntax 154/155, update 94/94,
 #: protocol 31/34, graph-store 9/13, total 495/514. Every failure is oxigraph's own behaviour
 #: (the embedded pyoxigraph engine answers the same), e.g. BNODE(str) reusing one blank node
@@ -60,21 +88,31 @@ OXIGRAPH_FLOORS = {
     "total": 0.963,
 }
 
+#: Mouseion's floors, as measured: query 207/218, syntax 154/155, update 92/94, protocol 34/34,
+#: graph-store 9/9, total 496/510 (97.3%). Queries are evaluated by the same engine as oxigraph's, so
+#: they share its failures; the two update failures are LOAD SILENT, refused by design on a public endpoint.
+MOUSEION_FLOORS = {"query": 0.949, "syntax": 0.993, "update": 0.978, "protocol": 1.0, "graph-store": 1.0,
+                   "total": 0.97}
+
 TARGETS = {
     "oxigraph-serve": Target(
         oxigraph_serve,
         OXIGRAPH_FLOORS,
         min_run={"query": 218, "syntax": 155, "update": 94, "protocol": 34, "graph-store": 13},
     ),
-    # Mouseion's /sparql, wherever it runs; the goal is the reference server's rates.
+    # Mouseion's own /sparql, started here; the goal is the reference server's rates.
+    "mouseion-serve": Target(mouseion_serve, MOUSEION_FLOORS,
+                             min_run={"query": 218, "syntax": 150, "update": 90, "protocol": 30, "graph-store": 9}),
+    # any other running server, named by the environment
     "environment": Target(endpoint_from_environment, OXIGRAPH_FLOORS),
 }
 
 
 @pytest.fixture(scope="module", params=list(TARGETS))
-def target_report(request) -> tuple[Target, Report]:
+def target_report(request, tmp_path_factory) -> tuple[Target, Report]:
     target = TARGETS[request.param]
-    with target.start() as endpoint:
+    start = target.start
+    with (start(tmp_path_factory) if start is mouseion_serve else start()) as endpoint:
         return target, run(endpoint)
 
 

@@ -45,7 +45,7 @@ def _open(settings: Settings, read_only: bool = False):
     if settings.remote_query_url:
         return Store.connect(settings.remote_query_url, settings.base_uri,
                              update_url=settings.remote_update_url or None)
-    return Store.open(settings.store, settings.base_uri, read_only=read_only)
+    return Store.open(settings.store, settings.base_uri, read_only=read_only, bare=settings.bare_store)
 
 
 def _print_rejections(rejected: Sequence[Rejection], limit: int | None = None) -> None:
