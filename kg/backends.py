@@ -157,7 +157,15 @@ class RemoteBackend:
 
     def quads(self, s=None, p=None, o=None, g=None) -> Iterator[Quad]:
         pattern = {ox.Variable(name): term for name, term in (("s", s), ("p", p), ("o", o), ("g", g))
-                   if term is not None}
+                   if term is not None and not isinstance(term, ox.DefaultGraph)}
+        if isinstance(g, ox.DefaultGraph):
+            # a union-default-graph server cannot name its own default graph: its statements are those
+            # of the union that no named graph holds
+            rows = self.query("SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?g { ?s ?p ?o } } }",
+                              union=True, prefixes={}, substitutions=pattern)
+            for row in rows:
+                yield Quad(s or row["s"], p or row["p"], o or row["o"], g)
+            return
         rows = self.query("SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }", union=False, prefixes={},
                           substitutions=pattern)
         for row in rows:

@@ -132,6 +132,7 @@ def apply_update(store: Store, update: str, *, gate, base_iri: str | None = None
         return _replace(store, contents, gate=gate, origin="SPARQL Update")
 
 
+_STRINGS_AND_IRIS = re.compile(r"<[^<>\s]*>|'''.*?'''|\"\"\".*?\"\"\"|'[^'\n]*'|\"[^\"\n]*\"", re.DOTALL)
 _UNBOUNDED = re.compile(r"\bGRAPH\s*[?$]|\b(ALL|NAMED|BASE|WITH|USING)\b", re.IGNORECASE)
 
 
@@ -141,7 +142,9 @@ def _forward_update(store: Store, update: str) -> list[Outcome]:
     base URI (where record, change-log and inferred graphs live), and has no graph variable and no
     ALL / NAMED / BASE / WITH / USING that could reach them. Record graphs are written through the
     Graph Store protocol or ingest instead, which validate."""
-    if store.uris.base in update or _UNBOUNDED.search(update):
+    # keywords count only outside IRIs and strings ("http://example.org/using/" names no dataset)
+    bare = _STRINGS_AND_IRIS.sub(" ", update)
+    if store.uris.base in update or _UNBOUNDED.search(bare):
         raise ReservedGraph("on a remote store, SPARQL Update may only write graphs outside "
                             f"{store.uris.base}graph/ and must name them; use the Graph Store protocol for records")
     store._update(update)

@@ -12,16 +12,18 @@ from rdflib.plugins.stores.sparqlstore import SPARQLStore, SPARQLUpdateStore
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, POST, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
-from tests.test_sparql_protocol import TOKEN, real_store, running, snapshot
+from tests.sparql_fixtures import BACKENDS, real_store_on, snapshot
+from tests.test_sparql_protocol import TOKEN, running
 
 OBJECTS = "SELECT DISTINCT ?o WHERE { ?o a crm:E22_Human-Made_Object FILTER(isIRI(?o)) } ORDER BY STR(?o)"
 CONSTRUCT = ("CONSTRUCT { ?o a crm:E22_Human-Made_Object ; rdfs:label ?label } "
              "WHERE { ?o a crm:E22_Human-Made_Object FILTER(isIRI(?o)) OPTIONAL { ?o rdfs:label ?label } }")
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, data_dir):
-    return real_store(tmp_path_factory.mktemp("clients"), data_dir)
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request, tmp_path_factory, data_dir):
+    with real_store_on(request.param, tmp_path_factory.mktemp("clients"), data_dir) as store:
+        yield store
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +109,7 @@ def test_rdflib_reads_and_writes_with_the_token(endpoint, store):
     subject, predicate = rdflib.URIRef("http://example.org/clients/a"), rdflib.URIRef("http://example.org/clients/p")
     graph.add((subject, predicate, rdflib.Literal("written by rdflib")))
     graph.add((subject, predicate, rdflib.Literal(42)))
-    assert len(list(store.oxi.quads_for_pattern(None, None, None, rdflib_node(graph_iri)))) == 2
+    assert len(list(store.backend.quads(None, None, None, rdflib_node(graph_iri)))) == 2
     assert set(graph.objects(subject, predicate)) == {rdflib.Literal("written by rdflib"), rdflib.Literal(42)}
     remote.update("DELETE DATA { GRAPH <http://example.org/clients/rdflib> "
                   "{ <http://example.org/clients/a> <http://example.org/clients/p> 42 } }")

@@ -144,11 +144,6 @@ def test_every_suite_test_is_reported_once_with_a_reason_when_not_run(target_rep
             assert outcome.status == "skipped"
 
 
-def test_the_whole_run_is_fast(target_report):
-    _, report = target_report
-    assert report.seconds < 60, f"{report.seconds:.1f} s"
-
-
 def test_a_wrong_answer_is_caught():
     """The runner is not vacuous: a server whose default graph is the union of the named graphs,
     declared as an ordinary one, must fail the update tests that read named graphs back."""

@@ -61,14 +61,18 @@ def _store() -> Store:
 
 def create_app(store: Store, settings: Settings) -> Flask:
     """The application over ``store``. Its query executor's worker processes live as long as the process,
-    or until ``app.extensions["mouseion.executor"].close()``."""
+    or until ``app.extensions["mouseion.executor"].close()``. A store on a SPARQL server (``Store.connect``)
+    gets the executor that forwards queries to that server instead."""
+    from kg.backends import RemoteBackend
     from sparql.executor import Executor
+    from sparql.executor_remote import RemoteExecutor
     from sparql.protocol import Service
     app = Flask(__name__)
     app.extensions["mouseion.store"] = store
     app.extensions["mouseion.settings"] = settings
-    executor = Executor(store, workers=settings.query_workers, timeout=settings.query_timeout,
-                        row_cap=settings.row_cap)
+    chosen = RemoteExecutor if isinstance(store.backend, RemoteBackend) else Executor
+    executor = chosen(store, workers=settings.query_workers, timeout=settings.query_timeout,
+                      row_cap=settings.row_cap)
     atexit.register(executor.close)
     app.extensions["mouseion.executor"] = executor
     app.extensions["mouseion.sparql"] = Service(store, settings, executor)
