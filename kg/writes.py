@@ -114,6 +114,17 @@ def _replace(store: Store, contents: Mapping[Graph, Sequence[Triple]], *, gate, 
     return store.write(records, deletions=deletions, graphs=plain, atomic=True)
 
 
+def check_update_syntax(update: str) -> None:
+    """Raise the parser's SyntaxError for ``update`` without touching any store (an empty scratch one).
+
+    >>> check_update_syntax("INSERT DATA { <http://example.org/a> <http://example.org/b> 1 }")
+    >>> check_update_syntax("INSERT DATA {")
+    Traceback (most recent call last):
+    SyntaxError: ...
+    """
+    ox.Store().update(update)
+
+
 def apply_update(store: Store, update: str, *, gate, base_iri: str | None = None) -> list[Outcome]:
     """Run a SPARQL 1.1 Update with the store's rules; raises SyntaxError for a malformed update."""
     if not isinstance(store.backend, EmbeddedBackend):

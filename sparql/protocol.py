@@ -32,7 +32,7 @@ from pyoxigraph import DefaultGraph, NamedNode, Triple
 from kg.errors import NotFound, StoreError
 from kg.settings import Settings
 from kg.store import Store
-from kg.writes import ReservedGraph, WriteRejected, apply_update, graph_triples, replace_graphs
+from kg.writes import ReservedGraph, WriteRejected, apply_update, check_update_syntax, graph_triples, replace_graphs
 from ontology.namespaces import prefix_map
 from sparql import descriptions
 from sparql.executor import QueryBusy, QueryError, QuerySyntaxError
@@ -499,11 +499,6 @@ def _group_span(tokens: Sequence[_Token], i: int) -> tuple[int, int] | None:
     return None
 
 
-def _check_update_syntax(text: str) -> None:
-    """Raise the parser's SyntaxError for ``text``, without touching the store (empty scratch store)."""
-    ox.Store().update(text)
-
-
 def _check_syntax_without_running(text: str) -> None:
     """A malformed update is a 400 even when it asks for LOAD. pyoxigraph has no parse-only call and would
     fetch the URL, so rdflib's SPARQL Update grammar answers instead."""
@@ -537,7 +532,7 @@ def _update(request: Request, service: Service, text: str, params: Sequence[tupl
     except SyntaxError as error:
         if rewritten is not text:
             try:
-                _check_update_syntax(text)
+                check_update_syntax(text)
             except SyntaxError as original:
                 raise syntax_error("update", original) from None
             raise bad_request(f"cannot apply using-graph-uri / using-named-graph-uri to this update: {error}") from None
