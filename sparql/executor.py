@@ -73,7 +73,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Iterator, Mapping
 
 from sparql import executor_worker as wire
-from sparql.executor_scan import QUERY_FORMS, UPDATE_KEYWORDS, scan
+from sparql.executor_scan import QUERY_FORMS, UPDATE_KEYWORDS, Shape, scan
 
 if TYPE_CHECKING:
     from kg.store import Store
@@ -157,6 +157,23 @@ class QueryRun:
         self.close()
 
 
+def admit(query: str, result_format: str) -> Shape:
+    """What the public endpoint refuses before anything runs (both executors): an unknown format,
+    SERVICE, LOAD, an update sent as a query. Returns the query's lexical shape."""
+    if result_format not in wire.SELECT_FORMATS and result_format not in wire.GRAPH_FORMATS:
+        raise ValueError(f"unknown result format {result_format!r}")
+    shape = scan(query)
+    if shape.service:
+        raise QueryRefused("SERVICE (federated query) is refused on the public endpoint: "
+                           "it does not fetch data from other servers")
+    if shape.load or shape.form == "LOAD":
+        raise QueryRefused("LOAD is refused on the public endpoint")
+    if shape.form in UPDATE_KEYWORDS:
+        raise QuerySyntaxError(f"error at {shape.line}:{shape.column}: {shape.form} starts a SPARQL Update, "
+                               "not a query")
+    return shape
+
+
 class Executor:
     """Runs public SPARQL queries in ``workers`` processes with a time limit and a row cap.
 
@@ -230,17 +247,7 @@ class Executor:
         ``named-graph-uri``; without default graphs, ``union_default`` makes the default graph the
         union of all graphs. ``timeout`` overrides the executor's (the caller clamps it); 0: no limit.
         """
-        if result_format not in wire.SELECT_FORMATS and result_format not in wire.GRAPH_FORMATS:
-            raise ValueError(f"unknown result format {result_format!r}")
-        shape = scan(query)
-        if shape.service:
-            raise QueryRefused("SERVICE (federated query) is refused on the public endpoint: "
-                               "it does not fetch data from other servers")
-        if shape.load or shape.form == "LOAD":
-            raise QueryRefused("LOAD is refused on the public endpoint")
-        if shape.form in UPDATE_KEYWORDS:
-            raise QuerySyntaxError(f"error at {shape.line}:{shape.column}: {shape.form} starts a SPARQL Update, "
-                                   "not a query")
+        shape = admit(query, result_format)
         limit = self.timeout if timeout is None else timeout
         # Only the prefixes the query uses: pyoxigraph converts the whole map on every call (~25 µs).
         prefixes = {name: self.prefixes[name] for name in shape.prefixes if name in self.prefixes}

@@ -53,9 +53,8 @@ import pyoxigraph as ox
 from kg.backends import RemoteBackend
 from kg.errors import StoreError
 from sparql import executor_worker as wire
-from sparql.executor import (LIMITS_DOC, Executor, QueryBusy, QueryError, QueryFailed, QueryRefused, QueryRun,
-                             QuerySyntaxError, QueryTimeout)
-from sparql.executor_scan import UPDATE_KEYWORDS, scan
+from sparql.executor import (LIMITS_DOC, Executor, QueryBusy, QueryError, QueryFailed, QueryRun,
+                             QuerySyntaxError, QueryTimeout, admit)
 
 if TYPE_CHECKING:
     from kg.store import Store
@@ -119,17 +118,7 @@ class RemoteExecutor:
             timeout: float | None = None) -> QueryRun:
         """Forward ``query``; errors before the first byte are raised here (see :meth:`Executor.run`).
         ``union_default`` is the server's configuration (module docs)."""
-        if result_format not in wire.SELECT_FORMATS and result_format not in wire.GRAPH_FORMATS:
-            raise ValueError(f"unknown result format {result_format!r}")
-        shape = scan(query)
-        if shape.service:
-            raise QueryRefused("SERVICE (federated query) is refused on the public endpoint: "
-                               "it does not fetch data from other servers")
-        if shape.load or shape.form == "LOAD":
-            raise QueryRefused("LOAD is refused on the public endpoint")
-        if shape.form in UPDATE_KEYWORDS:
-            raise QuerySyntaxError(f"error at {shape.line}:{shape.column}: {shape.form} starts a SPARQL Update, "
-                                   "not a query")
+        shape = admit(query, result_format)
         # an unknown form goes as a SELECT: the server's syntax error then says what is wrong
         form = shape.form if shape.form in LINE_FORMATS else "SELECT"
         formats = wire.GRAPH_FORMATS if form in ("CONSTRUCT", "DESCRIBE") else wire.SELECT_FORMATS
