@@ -157,6 +157,23 @@ class QueryRun:
         self.close()
 
 
+def set_limits(executor, store: "Store", workers: int, timeout: float, row_cap: int, queue_wait: float,
+               max_waiting: int, prefixes: Mapping[str, str] | None) -> None:
+    """The settings both executors share, checked and stored once."""
+    if workers < 1:
+        raise ValueError("an executor needs at least one worker")
+    if prefixes is None:
+        from ontology.namespaces import prefix_map
+        prefixes = prefix_map()
+    executor.store = store
+    executor.workers = workers
+    executor.timeout = timeout
+    executor.row_cap = row_cap
+    executor.queue_wait = queue_wait
+    executor.max_waiting = max_waiting
+    executor.prefixes = dict(prefixes)
+
+
 def admit(query: str, result_format: str) -> Shape:
     """What the public endpoint refuses before anything runs (both executors): an unknown format,
     SERVICE, LOAD, an update sent as a query. Returns the query's lexical shape."""
@@ -187,21 +204,10 @@ class Executor:
                  queue_wait: float = 10.0, max_waiting: int = 32, prefixes: Mapping[str, str] | None = None,
                  memory_limit: int = 2 * 1024**3, truncation_doc: str | None = None,
                  checkpoint_root: str | Path | None = None, isolate_network: bool = True) -> None:
-        if workers < 1:
-            raise ValueError("an executor needs at least one worker")
-        if prefixes is None:
-            from ontology.namespaces import prefix_map
-            prefixes = prefix_map()
-        self.store = store
-        self.workers = workers
-        self.timeout = timeout
-        self.row_cap = row_cap
-        self.queue_wait = queue_wait
-        self.max_waiting = max_waiting
+        set_limits(self, store, workers, timeout, row_cap, queue_wait, max_waiting, prefixes)
         self.memory_limit = memory_limit
         store.oxi  # noqa: B018 -- raises StoreError for a remote SPARQL store, which applies its own limits
         base = store.uris.base if hasattr(store, "uris") else ""
-        self.prefixes = dict(prefixes)
         self._setup = wire.Setup(truncation_doc or base + LIMITS_DOC, isolate_network, memory_limit)
         self._checkpoints = _Checkpoints(store, checkpoint_root)
         self._lock = threading.Condition()

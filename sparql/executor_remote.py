@@ -54,7 +54,7 @@ from kg.backends import RemoteBackend
 from kg.errors import StoreError
 from sparql import executor_worker as wire
 from sparql.executor import (LIMITS_DOC, Executor, QueryBusy, QueryError, QueryFailed, QueryRun,
-                             QuerySyntaxError, QueryTimeout, admit)
+                             QuerySyntaxError, QueryTimeout, admit, set_limits)
 
 if TYPE_CHECKING:
     from kg.store import Store
@@ -83,21 +83,10 @@ class RemoteExecutor:
                  queue_wait: float = 10.0, max_waiting: int = 32, prefixes: Mapping[str, str] | None = None,
                  memory_limit: int = 0, truncation_doc: str | None = None, checkpoint_root=None,
                  isolate_network: bool = True) -> None:
-        if workers < 1:
-            raise ValueError("an executor needs at least one worker")
         backend = store.backend
         if not isinstance(backend, RemoteBackend):
             raise StoreError("RemoteExecutor forwards queries to a SPARQL server; the embedded store uses Executor")
-        if prefixes is None:
-            from ontology.namespaces import prefix_map
-            prefixes = prefix_map()
-        self.store = store
-        self.workers = workers
-        self.timeout = timeout
-        self.row_cap = row_cap
-        self.queue_wait = queue_wait
-        self.max_waiting = max_waiting
-        self.prefixes = dict(prefixes)
+        set_limits(self, store, workers, timeout, row_cap, queue_wait, max_waiting, prefixes)
         self.url = backend.query_url
         self._headers = {**backend.headers, "Content-Type": "application/x-www-form-urlencoded"}
         #: for a server that does not answer at all when no time limit applies
