@@ -31,6 +31,8 @@ class Backend(Protocol):
               substitutions: Mapping[ox.Variable, Term] | None = None, **dataset): ...
     def update(self, sparql: str) -> None: ...
     def extend(self, quads: list[Quad]) -> None: ...
+    def bulk_extend(self, quads: list[Quad]) -> None: ...
+    def remove_graph(self, graph: NamedNode) -> None: ...
     def quads(self, s=None, p=None, o=None, g=None) -> Iterator[Quad]: ...
     def contains_graph(self, graph: NamedNode) -> bool: ...
     def graphs(self) -> Iterator[NamedNode]: ...
@@ -54,6 +56,13 @@ class EmbeddedBackend:
 
     def extend(self, quads: list[Quad]) -> None:
         self.oxi.extend(quads)
+
+    def bulk_extend(self, quads: list[Quad]) -> None:
+        """Not transactional: the caller guards it (see ``Store._write_fresh``)."""
+        self.oxi.bulk_extend(quads)
+
+    def remove_graph(self, graph: NamedNode) -> None:
+        self.oxi.remove_graph(graph)
 
     def quads(self, s=None, p=None, o=None, g=None) -> Iterator[Quad]:
         return self.oxi.quads_for_pattern(s, p, o, g)
@@ -154,6 +163,11 @@ class RemoteBackend:
                 graphs.setdefault(graph, []).append(triple + " .")
             self.update("INSERT DATA {\n" + "".join(
                 f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}\n" for g, lines in graphs.items()) + "}")
+
+    bulk_extend = extend
+
+    def remove_graph(self, graph: NamedNode) -> None:
+        self.update(f"DROP SILENT GRAPH <{graph.value}>")
 
     def quads(self, s=None, p=None, o=None, g=None) -> Iterator[Quad]:
         pattern = {ox.Variable(name): term for name, term in (("s", s), ("p", p), ("o", o), ("g", g))

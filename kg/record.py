@@ -64,6 +64,11 @@ class Uris:
         """Record bookkeeping: datestamps, tombstones, content hashes, validation warnings."""
         return NamedNode(f"{self.base}graph/meta/records")
 
+    @property
+    def pending_graph(self) -> NamedNode:
+        """Graphs a batch load is writing outside a transaction (see ``Store._write_fresh``)."""
+        return NamedNode(f"{self.base}graph/meta/pending")
+
     def key_of_graph(self, graph: NamedNode) -> str | None:
         prefix = f"{self.base}graph/record/"
         return graph.value[len(prefix):] if graph.value.startswith(prefix) else None

@@ -10,8 +10,10 @@ Layout (DESIGN.md "URIs and graphs"):
   once deleted, a tombstone (``mou:deleted true``) that is kept for ever (OAI-PMH
   ``deletedRecord=persistent``).
 
-A record's graph, its inferred graph and its change-log entry are always written in one transaction
-(pyoxigraph's ``extend`` or one SPARQL Update): after a crash each record is wholly old or wholly new.
+A record's graph, its inferred graph and its change-log entry are written in one transaction (one
+SPARQL Update or pyoxigraph's ``extend``), except for records new to the store in a batch load, which
+take pyoxigraph's faster, non-transactional ``bulk_extend`` under a write-ahead marker (see
+``Store._write_fresh``). After a crash each record is wholly old or wholly new.
 
 >>> from kg.record import Origin, Record
 >>> from ontology.namespaces import CRM, RDF, RDFS
@@ -110,7 +112,9 @@ class _Writes:
     """One transaction's worth of writes: SPARQL Update text, plus plain quads for brand-new records."""
 
     def __init__(self) -> None:
-        self.fresh: list[Quad] = []
+        self.fresh: list[Quad] = []       # graphs of records new to the store
+        self.fresh_log: list[Quad] = []   # and their change-log entries
+        self.fresh_graphs: list[NamedNode] = []
         self.drops: list[str] = []
         self.inserts: list[str] = []
 
@@ -162,6 +166,8 @@ class Store:
             hint = " (is another mouseion process using it?)" if "lock" in str(error).lower() else ""
             raise StoreError(f"cannot open store {path}: {error}{hint}") from None
         store = cls(EmbeddedBackend(oxi), Uris(base_uri), Path(path) if path is not None else None)
+        if not read_only:
+            store._recover()
         if not read_only and not bare:
             store._initialise()
         return store
@@ -313,7 +319,7 @@ class Store:
         for graph, triples in graphs.items():
             writes.replace(graph, triples)
         if writes.fresh:
-            self._extend(writes.fresh)
+            self._write_fresh(writes)
         if writes.drops or writes.inserts:
             self._update(writes.text())
         return outcomes
@@ -331,7 +337,8 @@ class Store:
         if state is None and fresh_ok:
             writes.fresh += [Quad(t.subject, t.predicate, t.object, graph) for t in record.triples]
             writes.fresh += [Quad(t.subject, t.predicate, t.object, inferred) for t in extra]
-            writes.fresh += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
+            writes.fresh_log += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
+            writes.fresh_graphs += [graph, inferred]
         else:
             if state is not None:
                 writes.drops.append(f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{graph.value}> ?p ?o }} }} ;\n")
@@ -384,6 +391,40 @@ class Store:
             self.backend.extend(quads)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
+
+    def _write_fresh(self, writes: "_Writes") -> None:
+        """Records new to the store, at bulk-load speed, still wholly written or not at all.
+
+        ``bulk_extend`` is not transactional, so the record graphs are first named in the pending graph
+        (one transaction), then bulk-written, then their change-log entries go in (one transaction) and
+        the pending graph is dropped. A record counts as present only once its change-log entry is
+        there; ``_recover`` removes what a crash left of pending graphs without one. Records replacing
+        older versions never take this path: their old graphs must survive a crash.
+        """
+        self.generation += 1
+        pending = self.uris.pending_graph
+        try:
+            self.backend.extend([Quad(g, MOU.pending, Literal(True), pending) for g in writes.fresh_graphs])
+            self.backend.bulk_extend(writes.fresh)
+            self.backend.extend(writes.fresh_log)
+            self.backend.remove_graph(pending)
+        except OSError as error:
+            raise StoreError(f"write failed: {error}; the records of this batch are removed when the store "
+                             f"is next opened for writing") from None
+
+    def _recover(self) -> None:
+        """Remove what an interrupted ``_write_fresh`` left behind: graphs with no change-log entry."""
+        pending = self.uris.pending_graph
+        graphs = [q.subject for q in self.backend.quads(None, MOU.pending, None, pending)]
+        if not graphs:
+            return
+        meta = self.uris.meta_graph
+        for graph in graphs:
+            committed = any(True for _ in self.backend.quads(graph, MOU.key, None, meta)) or \
+                any(True for _ in self.backend.quads(graph, RDF.type, MOU.InferredGraph, meta))
+            if not committed:
+                self.backend.remove_graph(graph)
+        self.backend.remove_graph(pending)
 
     def _update(self, update: str) -> None:
         self.generation += 1
