@@ -38,17 +38,19 @@ class LoadReport:
     created: int = 0
     modified: int = 0
     unchanged: int = 0
+    restricted: int = 0  # records whose key is restricted: kept in the vault, not published
     vocabularies: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     warnings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def loaded(self) -> int:
-        return self.created + self.modified + self.unchanged
+        return self.created + self.modified + self.unchanged + self.restricted
 
     def summary(self) -> str:
         return (f"{self.loaded} records loaded ({self.created} created, {self.modified} modified, "
-                f"{self.unchanged} unchanged), {len(self.rejected)} rejected, "
+                f"{self.unchanged} unchanged{f', {self.restricted} restricted' if self.restricted else ''}), "
+                f"{len(self.rejected)} rejected, "
                 f"{sum(1 for w in self.warnings.values() if w)} with warnings")
 
 

@@ -46,7 +46,8 @@ from pyoxigraph import BlankNode, Literal, NamedNode, Quad, Triple
 from kg.backends import Backend, EmbeddedBackend, RemoteBackend
 from kg.errors import NotFound, StoreError
 from kg.queries import named_query
-from kg.record import Record, Uris, Vocabulary
+from kg.record import Origin, Record, Uris, Vocabulary
+from kg.restriction import Restriction, Vault
 from ontology.hierarchy import Hierarchy
 from ontology.namespaces import DCTERMS, MOU, PROV, RDF, XSD, prefix_map
 from ontology.vocabularies import VOCABULARIES, vocabulary_triples
@@ -145,6 +146,8 @@ class Store:
         self.hierarchy = Hierarchy.load()
         #: bumped by every write of this process: readers of checkpoints know when theirs is stale
         self.generation = 0
+        self._vault: Vault | None = None
+        self._held: set[str] = set()  # keys of restricted records (kg.restriction)
 
     # ---------------------------------------------------------------- opening
 
@@ -170,6 +173,8 @@ class Store:
             store._recover()
         if not read_only and not bare:
             store._initialise()
+        if not read_only:
+            store._open_vault(create=False)
         return store
 
     @classmethod
@@ -204,7 +209,12 @@ class Store:
         self.backend.extend(quads)
 
     def close(self) -> None:
+        if not hasattr(self, "backend"):
+            return  # closed already
         self.backend.flush()
+        if self._vault is not None:
+            self._vault.close()
+            self._vault = None
         del self.backend
 
     # ---------------------------------------------------------------- reading
@@ -302,6 +312,11 @@ class Store:
         """Records, vocabularies, record deletions and plain graph replacements (an empty list drops the
         graph); with ``atomic`` all in one transaction, as a SPARQL Update or a Graph Store request needs."""
         now = now or utc_now()
+        held = [r for r in records if r.key in self._held]
+        if held:
+            for record in held:
+                self._vault.replace_triples(record)
+            records = [r for r in records if r.key not in self._held]
         keys = [r.key for r in records] + list(deletions)
         if len(set(keys)) != len(keys):
             raise ValueError("a batch holds the same record key twice")
@@ -322,7 +337,80 @@ class Store:
             self._write_fresh(writes)
         if writes.drops or writes.inserts:
             self._update(writes.text())
+        return outcomes + [Outcome(r.key, "restricted") for r in held]
+
+    # ---------------------------------------------------------------- restriction (kg.restriction)
+
+    def _open_vault(self, *, create: bool) -> "Vault | None":
+        if self._vault is None:
+            if not isinstance(self.backend, EmbeddedBackend):
+                if create:
+                    raise StoreError("restricted records need the embedded store: a SPARQL server would serve "
+                                     "them to anyone who can query it")
+                return None
+            self._vault = Vault.beside(self.path, self.uris, create=create)
+            if self._vault is not None:
+                self._held = set(self._vault.restrictions())
+                self._finish_moves()
+        return self._vault
+
+    def restrictions(self) -> dict[str, Restriction]:
+        """The restricted records, by key (never shown on a public route)."""
+        vault = self._open_vault(create=False)
+        return vault.restrictions() if vault is not None else {}
+
+    def restrict(self, keys: Sequence[str], *, reason: str, by: str, now: str | None = None) -> list[Outcome]:
+        """Withdraw live records from every public route: their graphs move to the vault and the change
+        log gets a tombstone, so OAI-PMH harvesters delete them too."""
+        now = now or utc_now()
+        states = self.record_states(keys)
+        missing = [k for k in keys if k not in states or states[k].deleted]
+        if missing:
+            raise NotFound(f"no live record {', '.join(missing)}")
+        vault = self._open_vault(create=True)
+        for key in keys:
+            vault.hold(self._stored_record(key, states[key]), reason=reason, by=by, now=now,
+                       created=states[key].created)
+            self._held.add(key)
+        self.write(deletions=list(keys), now=now)
+        return [Outcome(key, "restricted") for key in keys]
+
+    def release(self, keys: Sequence[str], *, now: str | None = None) -> list[Outcome]:
+        """Lift restrictions: each record goes back to the public store with a new ``dcterms:modified``."""
+        vault = self._open_vault(create=False)
+        held = vault.restrictions() if vault is not None else {}
+        missing = [k for k in keys if k not in held]
+        if missing:
+            raise NotFound(f"no restricted record {', '.join(missing)}")
+        vault.mark_releasing(keys)
+        return self._release(keys, now)
+
+    def _release(self, keys: Sequence[str], now: str | None) -> list[Outcome]:
+        records = [self._vault.record(key)[0] for key in keys]
+        self._held.difference_update(keys)
+        outcomes = self.write(records, now=now)
+        self._vault.forget(keys)
         return outcomes
+
+    def _finish_moves(self) -> None:
+        """Complete a restriction or a release that a crash cut between the vault and the public store."""
+        held = self._vault.restrictions()
+        states = self.record_states(held)
+        live = {k for k, state in states.items() if not state.deleted}
+        moves = list(self._vault.unfinished(live))
+        if restricting := [k for k, move in moves if move == "restrict"]:
+            self.write(deletions=restricting)
+        if releasing := [k for k, move in moves if move == "release"]:
+            self._release(releasing, None)
+
+    def _stored_record(self, key: str, state: RecordState) -> Record:
+        graph = self.uris.record_graph(key)
+        values = {q.predicate.value: q.object for q in self.backend.quads(graph, None, None, self.uris.meta_graph)}
+        focus = values.get(MOU.focus.value)
+        source = values.get(MOU.source.value)
+        return Record(key, state.dataset, self.record_triples(key), Origin(source.value if source else ""),
+                      values[MOU.format.value].value if MOU.format.value in values else "rdf",
+                      focus if isinstance(focus, NamedNode) else None)
 
     def _stage_record(self, writes: "_Writes", record: Record, state: RecordState | None, now: str,
                       fresh_ok: bool) -> Outcome:

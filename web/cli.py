@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -155,6 +156,25 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_restrict(args: argparse.Namespace) -> int:
+    by = args.by or os.environ.get("USER", "operator")
+    for outcome in _open(_settings(args)).restrict(args.keys, reason=args.reason, by=by):
+        print(f"{outcome.status}: {outcome.key}")
+    return OK
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    for outcome in _open(_settings(args)).release(args.keys):
+        print(f"released ({outcome.status}): {outcome.key}")
+    return OK
+
+
+def cmd_restricted(args: argparse.Namespace) -> int:
+    for held in sorted(_open(_settings(args)).restrictions().values(), key=lambda r: r.key):
+        print(f"{held.key}\t{held.dataset}\tsince {held.since}\tby {held.by}\t{held.reason}")
+    return OK
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     stats = _open(_settings(args)).stats()
     if args.json:
@@ -229,6 +249,20 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", parents=[common], help="delete records (tombstones stay in the change log)")
     p.add_argument("keys", nargs="+")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("restrict", parents=[common],
+                       help="withdraw records from every public route (kept privately; harvesters see a deletion)")
+    p.add_argument("keys", nargs="+")
+    p.add_argument("--reason", required=True, help="why (a community's or rights holder's request, ...)")
+    p.add_argument("--by", help="who decided (default: $USER)")
+    p.set_defaults(func=cmd_restrict)
+
+    p = sub.add_parser("release", parents=[common], help="lift a restriction: the records are published again")
+    p.add_argument("keys", nargs="+")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("restricted", parents=[common], help="list restricted records, with reason and date")
+    p.set_defaults(func=cmd_restricted)
 
     p = sub.add_parser("stats", parents=[common], help="counts of triples, records, datasets, classes")
     p.add_argument("--json", action="store_true")
