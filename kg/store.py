@@ -228,6 +228,14 @@ class Store:
         except OSError as error:
             raise StoreError(f"query failed: {error}") from None
 
+    def ping(self) -> None:
+        """A read as cheap as the store allows (for health checks); raises ``StoreError`` if it fails."""
+        try:
+            next(iter(self.backend.quads(NamedNode(self.uris.base), MOU.layoutVersion, None, self.uris.meta_graph)),
+                 None)
+        except (OSError, StoreError) as error:
+            raise StoreError(f"the store does not answer: {error}") from None
+
     def record_states(self, keys: Iterable[str]) -> dict[str, RecordState]:
         """The change-log entries of these records (keys never loaded are absent)."""
         meta = self.uris.meta_graph

@@ -150,7 +150,7 @@ def test_serve_answers_health_and_home(store_copy):
                 if server.poll() is not None:
                     raise
                 continue
-        assert health["status"] == "ok" and health["triples"] > 100_000
+        assert health == {"status": "ok", "store": "readable", "version": health["version"]}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             page = response.read().decode()
         assert response.headers["Content-Type"].startswith("text/html")
