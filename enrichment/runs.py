@@ -486,3 +486,10 @@ def retract(store: Store, run_id: str, *, who: str, now: str | None = None) -> i
             log.append(Triple(node, MOU.runGraph, graph))
         store.write(graphs={graph: [], log_graph(uris): log})
     return removed
+
+
+def label_of(store: Store, iri: str) -> str | None:
+    """A readable name for ``iri`` (English label first), or None."""
+    for row in store.query(named_query("label"), substitutions={Variable("iri"): NamedNode(iri)}):
+        return row["label"].value
+    return None
