@@ -218,7 +218,7 @@ def probabilities(images: np.ndarray, concepts: np.ndarray, logit_scale: float) 
     """softmax(logit_scale * cosine) over a scheme's concepts, per image (rows sum to 1).
 
     >>> p = probabilities(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]]), 10.0)
-    >>> [round(x, 4) for x in p[0]]
+    >>> [round(float(x), 4) for x in p[0]]
     [1.0, 0.0]
     """
     logits = logit_scale * (images @ concepts.T)
@@ -228,15 +228,25 @@ def probabilities(images: np.ndarray, concepts: np.ndarray, logit_scale: float) 
 
 
 def explain(chosen: Scheme, probs: np.ndarray, index: int, runners: int = 2) -> str:
-    """Why a concept was suggested: its probability, the runner-up concepts and the margin."""
+    """Why a concept was suggested: its probability and rank, the runner-up concepts (those ranked just
+    below it) and the margin over the first of them.
+
+    >>> s = scheme("materials")
+    >>> p = np.full(len(s.concepts), 0.01); p[0], p[1] = 0.6, 0.2
+    >>> explain(s, p, 0)
+    "CLIP zero-shot over 20 materials concepts: 'oil paint' p=0.600 (rank 1); runner-up 'canvas' p=0.200, 'glass' p=0.010; margin 0.400"
+    """
     order = sorted(range(len(probs)), key=lambda i: (-float(probs[i]), chosen.concepts[i].iri))
-    label = chosen.concepts[index].label("en")
-    others = [i for i in order if i != index][:runners]
-    parts = [f"CLIP zero-shot over {len(probs)} {chosen.name} concepts: '{label}' p={probs[index]:.3f}"]
-    if others:
-        best_other = others[0]
-        parts.append("runner-up " + ", ".join(f"'{chosen.concepts[i].label('en')}' p={probs[i]:.3f}" for i in others)
-                     + f"; margin {probs[index] - probs[best_other]:.3f}")
+    rank = order.index(index)
+    name = chosen.concepts
+    parts = [f"CLIP zero-shot over {len(probs)} {chosen.name} concepts: '{name[index].label('en')}' "
+             f"p={probs[index]:.3f} (rank {rank + 1})"]
+    if rank > 0:
+        parts.append("ranked below " + ", ".join(f"'{name[i].label('en')}' p={probs[i]:.3f}" for i in order[:rank]))
+    below = order[rank + 1:rank + 1 + runners]
+    if below:
+        parts.append("runner-up " + ", ".join(f"'{name[i].label('en')}' p={probs[i]:.3f}" for i in below)
+                     + f"; margin {probs[index] - probs[below[0]]:.3f}")
     return "; ".join(parts)
 
 

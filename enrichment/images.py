@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -95,6 +96,11 @@ class ImageReader:
             image = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise ImageError(f"{what}: not an image (cannot identify image file)") from None
+        except Image.DecompressionBombError as error:
+            # Pillow's own guard fires on the header alone, before ours could: same verdict
+            claimed = re.search(r"\((\d+) pixels\)", str(error))
+            raise ImageError(f"{what}: image header claims {claimed.group(1) if claimed else 'too many'} pixels, "
+                             f"exceeds MOUSEION_IMAGE_MAX_PIXELS ({self.max_pixels})") from None
         except (OSError, ValueError, SyntaxError) as error:
             raise ImageError(f"{what}: unreadable image header: {error}") from None
         width, height = image.size
