@@ -10,7 +10,8 @@ replaced whole (written beside, then renamed), so a reader never sees half of on
 >>> folder = Path(tempfile.mkdtemp())
 >>> index = VectorIndex("demo", [], np.zeros((0, 2), np.float32), {"model": "m"})
 >>> index = index.upsert(["a", "b"], np.array([[1, 0], [0.6, 0.8]], np.float32), {"model": "m"})
->>> index.save(folder)
+>>> index.save(folder).name
+'demo.npz'
 >>> [(iri, round(score, 2)) for iri, score in VectorIndex.load(folder, "demo").nearest(np.array([1, 0]), 2)]
 [('a', 1.0), ('b', 0.6)]
 """
