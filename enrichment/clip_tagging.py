@@ -127,7 +127,7 @@ def _load_clip(spec: str, weights: str, device: str | None) -> ClipModel:
     import open_clip
     import torch
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    test_weights, name = False, spec
+    test_weights, name, tag = False, spec, {}
     if spec.startswith("local-dir:"):
         folder = Path(spec[len("local-dir:"):])
         config_path = folder / "open_clip_config.json"
@@ -148,21 +148,27 @@ def _load_clip(spec: str, weights: str, device: str | None) -> ClipModel:
         if not weights:
             raise ConfigError(f"no CLIP weights configured for {spec}: set MOUSEION_CLIP_WEIGHTS to a local "
                               "checkpoint file (or an open_clip tag already in the local cache); nothing is downloaded")
+        tag = {}
         if os.path.isfile(weights):
             weights_file = Path(weights)
         else:
             tag = open_clip.get_pretrained_cfg(spec, weights)
             if not tag:
                 raise ConfigError(f"MOUSEION_CLIP_WEIGHTS={weights}: neither a file nor a pretrained tag of {spec}")
-            try:
-                weights_file = Path(open_clip.download_pretrained(tag))  # offline: resolves the local cache only
-            except Exception as error:  # the hub client raises many kinds; all mean "not cached here"
-                raise ConfigError(f"weights {spec}/{weights} are not in the local cache and nothing is "
-                                  f"downloaded: {error}") from None
+            weights_file = _cached_tag_file(tag)
+            if weights_file is None:
+                raise ConfigError(f"weights {spec}/{weights} are not in the local cache and nothing is downloaded: "
+                                  "copy the checkpoint here and set MOUSEION_CLIP_WEIGHTS to its path")
         name = f"{spec} {Path(weights).name if os.path.isfile(weights) else weights}"
         model_name, pretrained = spec, str(weights_file)
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained, device=device)
+        options = {}
+        if not spec.startswith("local-dir:") and tag:  # what the tag's training used: same preprocessing
+            options = {"force_quick_gelu": bool(tag.get("quick_gelu", False)), "image_mean": tag.get("mean"),
+                       "image_std": tag.get("std"), "image_interpolation": tag.get("interpolation"),
+                       "image_resize_mode": tag.get("resize_mode")}
+        model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained, device=device,
+                                                                     **options)
         tokenizer = open_clip.get_tokenizer(model_name)
     except (RuntimeError, ValueError, FileNotFoundError, OSError) as error:
         raise ConfigError(f"cannot load CLIP model {spec}: {error}") from None
@@ -171,6 +177,25 @@ def _load_clip(spec: str, weights: str, device: str | None) -> ClipModel:
     size = size[0] if isinstance(size, (tuple, list)) else int(size)
     return ClipModel(model, preprocess, tokenizer, device, name, spec, weights, file_checksum(weights_file),
                      test_weights, size)
+
+
+def _cached_tag_file(tag: dict) -> Path | None:
+    """The local file of an open_clip pretrained tag, looked up in the caches only (never the network):
+    the Hugging Face hub cache, or open_clip's own URL cache (``~/.cache/clip``)."""
+    hub = tag.get("hf_hub", "")
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+        model_id, filename = os.path.split(hub)
+        for candidate in ([filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]):
+            found = try_to_load_from_cache(model_id, candidate)
+            if isinstance(found, str) and os.path.isfile(found):
+                return Path(found)
+    url = tag.get("url", "")
+    if url:
+        cached = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if cached.is_file():
+            return cached
+    return None
 
 
 def write_test_model(folder: str | Path, *, seed: int = 0, image_size: int = 32, width: int = 32,
