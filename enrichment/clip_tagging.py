@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +54,8 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 IMAGE_INDEX = "clip-image"
+#: threads decoding images while the model encodes the previous batch
+DECODE_THREADS = min(4, os.cpu_count() or 1)
 _LOAD_LOCK = threading.Lock()
 
 
@@ -317,23 +320,29 @@ class ClipTagging:
         embedded: dict[str, np.ndarray] = {}
         total, done = len(context.targets), 0
         targets = list(context.targets)
-        for start in range(0, total, params["batch_size"]):
-            batch = targets[start:start + params["batch_size"]]
-            images, kept = [], []
-            for target in batch:
-                try:
-                    images.append(open_object_image(store, reader, target.object.value, clip.image_size))
-                    kept.append(target)
-                except ImageError as error:
-                    result.skipped.append(f"object <{target.object.value}>: {error}")
-            if kept:
-                vectors = clip.encode_images(clip.preprocess_images(images))
-                for target, vector, suggestions in zip(kept, vectors, tagger.suggest(vectors, kept, store)):
-                    embedded[target.object.value] = vector
-                    result.suggestions.extend(suggestions)
-                    result.used.append(target.graph)
-            done += len(batch)
-            context.progress(done, total)
+        batches = [targets[i:i + params["batch_size"]] for i in range(0, total, params["batch_size"])]
+        # decoding (Pillow releases the GIL) of the next batch overlaps the encoding of this one
+        with ThreadPoolExecutor(max_workers=DECODE_THREADS, thread_name_prefix="mouseion-decode") as pool:
+            pending = _decode_batch(pool, store, reader, batches[0], clip) if batches else []
+            for n, batch in enumerate(batches):
+                current = pending
+                pending = _decode_batch(pool, store, reader, batches[n + 1], clip) if n + 1 < len(batches) else []
+                images, kept = [], []
+                for target, future in current:
+                    try:
+                        images.append(future.result())
+                        kept.append(target)
+                    except ImageError as error:
+                        result.skipped.append(f"object <{target.object.value}>: {error}")
+                if kept:
+                    import torch
+                    vectors = clip.encode_images(torch.stack(images))
+                    for target, vector, suggestions in zip(kept, vectors, tagger.suggest(vectors, kept, store)):
+                        embedded[target.object.value] = vector
+                        result.suggestions.extend(suggestions)
+                        result.used.append(target.graph)
+                done += len(batch)
+                context.progress(done, total)
         result.notes.append(f"{len(embedded)} image embeddings stored in {IMAGE_INDEX} (derived, rebuildable)")
         folder = vectors_dir(store, settings)
 
@@ -390,9 +399,21 @@ def image_iris(store, obj: str) -> list[str]:
     return seen
 
 
+def _decode_batch(pool, store, reader: ImageReader, batch, clip: ClipModel) -> list:
+    """(target, future of its image) for a batch: image IRIs looked up here, decoding in the pool."""
+    return [(t, pool.submit(_image_tensor, reader, image_iris(store, t.object.value), clip)) for t in batch]
+
+
+def _image_tensor(reader: ImageReader, iris: list[str], clip: ClipModel):
+    return clip.preprocess(first_usable_image(reader, iris, clip.image_size))
+
+
 def open_object_image(store, reader: ImageReader, obj: str, size: int):
     """The first usable image of an object; ImageError naming every image tried when none is."""
-    iris = image_iris(store, obj)
+    return first_usable_image(reader, image_iris(store, obj), size)
+
+
+def first_usable_image(reader: ImageReader, iris: list[str], size: int):
     if not iris:
         raise ImageError("has no image (P138i_has_representation, edm:isShownBy, edm:object)")
     reasons = []

@@ -170,3 +170,17 @@ def test_similar_objects_and_text_to_image(tmp_path, data_dir, model_spec):
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(f"{root}/api/similar?uri={first}&k=0")
         assert error.value.code == 400
+
+
+def test_quality_report_says_plainly_when_no_real_weights_are_configured(tmp_path, model_spec):
+    import os
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOUSEION_")}
+    for extra, reason in (({}, "MOUSEION_CLIP_WEIGHTS is empty"),
+                          ({"MOUSEION_CLIP_MODEL": model_spec}, "holds test weights")):
+        done = subprocess.run([sys.executable, str(root / "bench" / "clip_quality.py")], cwd=root,
+                              capture_output=True, text=True, env={**env, **extra}, timeout=120)
+        assert done.returncode == 2 and reason in done.stdout, done.stdout + done.stderr
+        assert "No accuracy is reported" in done.stdout and "%" not in done.stdout
