@@ -230,16 +230,40 @@ def write_test_model(folder: str | Path, *, seed: int = 0, image_size: int = 32,
 
 # ------------------------------------------------------------------------------------ classification
 
-def concept_vectors(clip: ClipModel, chosen: Scheme, languages: Sequence[str]) -> np.ndarray:
-    """One unit vector per concept: the mean of its prompts' text embeddings (prompt ensembling)."""
-    rows = []
+def concept_prompts(chosen: Scheme, languages: Sequence[str]) -> list[list[str]]:
+    """Per concept, the prompts its labels make in the chosen languages."""
+    out = []
     for concept in chosen.concepts:
         prompts = [template.format(label) for lang, label in concept.labels if lang in languages
                    for template in TEMPLATES.get(lang, ("{}",))]
-        if not prompts:
-            prompts = [TEMPLATES["en"][0].format(concept.label("en"))]
-        rows.append(clip.encode_texts(prompts).mean(axis=0))
-    return normalise(np.stack(rows))
+        out.append(prompts or [TEMPLATES["en"][0].format(concept.label("en"))])
+    return out
+
+
+def concept_vectors(clip: ClipModel, chosen: Scheme, languages: Sequence[str], cache: Path | None = None
+                    ) -> np.ndarray:
+    """One unit vector per concept: the mean of its prompts' text embeddings (prompt ensembling).
+
+    The text tower costs more per prompt than the image tower per image, so the vectors are kept in
+    ``cache`` (a folder of derived files), keyed by the weights checksum and the exact prompts."""
+    prompts = concept_prompts(chosen, languages)
+    key = hashlib.sha256(json.dumps([clip.checksum, [c.iri for c in chosen.concepts], prompts]).encode()).hexdigest()
+    path = cache / f"concepts-{key[:32]}.npy" if cache is not None else None
+    if path is not None and path.is_file():
+        return np.load(path, allow_pickle=False)
+    flat = [p for group in prompts for p in group]
+    encoded = clip.encode_texts(flat)
+    rows, at = [], 0
+    for group in prompts:
+        rows.append(encoded[at:at + len(group)].mean(axis=0))
+        at += len(group)
+    vectors = normalise(np.stack(rows)).astype(np.float32)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial.npy")
+        np.save(partial, vectors)
+        os.replace(partial, path)
+    return vectors
 
 
 def probabilities(images: np.ndarray, concepts: np.ndarray, logit_scale: float) -> np.ndarray:
@@ -313,7 +337,8 @@ class ClipTagging:
         context.params.update(threshold=params["threshold"], batch_size=params["batch_size"])  # as used, recorded
         clip = load_clip(settings.clip_model, settings.clip_weights)
         agent = Agent(self.name, self.version, clip.name, clip.checksum, clip.test_weights)
-        concepts = {s.name: concept_vectors(clip, s, params["languages"]) for s in schemes}
+        folder = vectors_dir(store, settings)
+        concepts = {s.name: concept_vectors(clip, s, params["languages"], folder / "concepts") for s in schemes}
         reader = ImageReader.from_settings(settings, context.fetch)
         tagger = Tagger(clip, schemes, concepts, params["threshold"], params["top_k"])
         result = JobResult(agent, vocabularies=[scheme_vocabulary(s) for s in schemes])
@@ -344,7 +369,6 @@ class ClipTagging:
                 done += len(batch)
                 context.progress(done, total)
         result.notes.append(f"{len(embedded)} image embeddings stored in {IMAGE_INDEX} (derived, rebuildable)")
-        folder = vectors_dir(store, settings)
 
         def save_embeddings() -> None:
             if embedded:
