@@ -413,9 +413,8 @@ def review(store: Store, assignments: Iterable[str], decision: str, *, who: str,
     state_node = MOU[decision]
     with _lock(store):
         graphs: dict[str, list[str]] = {}
-        for row in find_suggestions(store, state=None):
-            if row.assignment in wanted:
-                graphs.setdefault(row.run_id, []).append(row.assignment)
+        for run_id, assignment in _locate(store, wanted):
+            graphs.setdefault(run_id, []).append(assignment)
         found = {a for members in graphs.values() for a in members}
         missing = sorted(wanted - found)
         if missing:
@@ -432,6 +431,21 @@ def review(store: Store, assignments: Iterable[str], decision: str, *, who: str,
         if contents:
             store.write(graphs=contents)
     return Decision(changed, len(wanted) - changed, tuple(sorted(graphs)))
+
+
+def _locate(store: Store, wanted: set[str]) -> list[tuple[str, str]]:
+    """(run id, assignment) of each wanted assignment found: looked up one by one for a few, by one
+    scan of all suggestions for many."""
+    prefix = Literal(f"{store.uris.base}graph/run/")
+    if len(wanted) > 50:
+        return [(r.run_id, r.assignment) for r in find_suggestions(store, state=None) if r.assignment in wanted]
+    out = []
+    for assignment in sorted(wanted):
+        for row in store.query(named_query("suggestions"),
+                               substitutions=_bind({"prefix": prefix, "assignment": NamedNode(assignment)})):
+            out.append((run_id_of(store.uris, row["graph"].value), assignment))
+            break
+    return out
 
 
 _REVIEW_PREDICATES = (MOU.reviewState, MOU.reviewedBy, MOU.reviewedAt, MOU.reviewNote)
