@@ -141,6 +141,7 @@ def test_probabilities_are_a_distribution_per_scheme():
 # ------------------------------------------------------------------------------------ embeddings and search
 
 
+@pytest.mark.slow
 def test_similar_objects_and_text_to_image(tmp_path, data_dir, model_spec):
     store = image_store(tmp_path / "store", data_dir)
     settings = enrich_settings(tmp_path / "store", model_spec, [data_dir / "images"])

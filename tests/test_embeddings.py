@@ -45,6 +45,7 @@ def test_the_packaged_model_loads_offline():
     assert model.encode(["a painting"]).shape == (1, 384) and model.checksum.startswith("sha256:")
 
 
+@pytest.mark.slow
 def test_semantic_search_over_titles_and_descriptions(tmp_path, settings):
     store = Store.open(tmp_path / "store", BASE)
     store.commit([obj_record(store, key, *text) for key, text in TITLES.items()])
@@ -60,6 +61,7 @@ def test_semantic_search_over_titles_and_descriptions(tmp_path, settings):
     assert top("bookkeeping records of a merchant fleet") == "ledger"
 
 
+@pytest.mark.slow
 def test_reconciliation_suggests_matches_across_sources_and_never_merges(tmp_path, settings):
     store = Store.open(tmp_path / "store", BASE)
     tate = lambda key: store.uris.entity("person", f"tate-{key}")

@@ -90,6 +90,7 @@ def test_bad_images_are_skipped_with_a_reason_and_the_run_completes(setup):
     assert {s.triple.subject.value.rsplit("-", 1)[-1] for s in run.suggestions} == {f"img{n:02d}" for n in range(6)}
 
 
+@pytest.mark.slow
 def test_same_inputs_parameters_and_weights_give_the_same_suggestions(setup):
     store, settings = setup
     first = run_job(store, settings, "clip-tagging", params=["top_k=3"])
@@ -157,6 +158,7 @@ def test_retraction_leaves_no_trace_but_the_log(setup):
         retract(store, run.run_id, who="grace")
 
 
+@pytest.mark.slow
 def test_command_line_enrich_runs_review_retract(setup, capsys, monkeypatch):
     from web.cli import main
     store, settings = setup
