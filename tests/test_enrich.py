@@ -168,8 +168,9 @@ def test_command_line_enrich_runs_review_retract(setup, capsys, monkeypatch):
         monkeypatch.setenv(f"MOUSEION_{name}", value)
     common = ["--store", settings.store, "--base-uri", settings.base_uri]
     assert main(["enrich", "clip-tagging", "--where", "?object rdfs:label ?t FILTER(CONTAINS(?t, 'Starry'))",
-                 "--param", "top_k=2", *common]) == 0
-    out = capsys.readouterr().out
+                 "--param", "top_k=2", "--progress", *common]) == 0
+    out, err = capsys.readouterr()
+    assert "clip-tagging" in err and "1/1" in err  # the progress bar
     run_id = re.search(r"run (\S+): 4 suggestions", out).group(1)
     assert main(["runs", "--json", *common]) == 0
     runs = json.loads(capsys.readouterr().out)

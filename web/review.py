@@ -109,9 +109,20 @@ def review_page():
             labels[iri] = label_of(store, iri)
         return labels[iri] or iri
 
+    from enrichment.clip_tagging import image_iris
+    images: dict[str, str | None] = {}
+
+    def image(iri: str) -> str | None:
+        # a web image is shown from where it lives; a local file through the guarded thumbnail route
+        if iri not in images:
+            found = image_iris(store, iri)
+            images[iri] = None if not found else found[0] if found[0].startswith(("http://", "https://")) \
+                else url_for("review_image", object=iri)
+        return images[iri]
+
     items = [{"row": r, "subject_label": label(r.subject), "property_label": r.property.rsplit("/", 1)[-1],
               "value_label": label(r.value.value) if hasattr(r.value, "value") else str(r.value),
-              "image": url_for("review_image", object=r.subject)} for r in rows[:PAGE_SIZE]]
+              "image": image(r.subject)} for r in rows[:PAGE_SIZE]]
     return render_template("review.html", version=_version(), items=items, more=len(rows) > PAGE_SIZE,
                            filters=filters, who=session["who"], csrf=session["csrf"], states=STATES,
                            query=urlencode({k: v for k, v in filters.items() if v is not None}))
