@@ -15,7 +15,7 @@ from kg.errors import StoreError
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
-from web import sparql
+from web import enrichment_search, review, runs, sparql
 
 
 def _version() -> str:
@@ -56,6 +56,16 @@ ROUTES = [
     ("/sparql", "sparql", sparql.sparql_endpoint, sparql.METHODS),
     ("/sparql/graphs", "graph_store", sparql.graph_store, sparql.METHODS),
     ("/.well-known/void", "void", sparql.void, sparql.METHODS),
+    # enrichment: runs, review of machine suggestions, searches over stored embeddings
+    ("/-/runs", "runs_page", runs.runs_page, ["GET"]),
+    ("/-/review", "review_page", review.review_page, ["GET"]),
+    ("/-/review/login", "review_login", review.login, ["POST"]),
+    ("/-/review/logout", "review_logout", review.logout, ["POST"]),
+    ("/-/review/decide", "review_decide", review.decide, ["POST"]),
+    ("/-/review/image", "review_image", review.review_image, ["GET"]),
+    ("/api/similar", "api_similar", enrichment_search.similar, ["GET"]),
+    ("/api/text-to-image", "api_text_to_image", enrichment_search.text_to_image_search, ["GET"]),
+    ("/api/semantic-search", "api_semantic_search", enrichment_search.semantic, ["GET"]),
 ]
 
 

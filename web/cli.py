@@ -189,6 +189,106 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return OK
 
 
+def _who(args: argparse.Namespace) -> str:
+    import getpass
+    return args.by or getpass.getuser()
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    from enrichment.jobs import JOBS, run_job
+    if args.list or not args.job:
+        for job in JOBS:
+            print(f"{job.name} {job.version}: {job.description}")
+            for p in job.parameters:
+                print(f"    --param {p.name}=...  {p.help} (default {p.default!r})")
+        return OK if args.list else ERROR
+    settings = _settings(args)
+    store = _open(settings)
+    fetch = None
+    if settings.image_fetch:
+        from web.image_fetch import http_fetcher
+        fetch = http_fetcher(settings.image_timeout)
+    bar = None
+    if args.progress or sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(unit=" items", file=sys.stderr, dynamic_ncols=True, desc=args.job)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    run = run_job(store, settings, args.job, where=args.where, params=args.param, progress=progress, fetch=fetch)
+    if bar is not None:
+        bar.close()
+    for reason in run.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(f"run {run.run_id}: {len(run.suggestions)} suggestions (pending review), {len(run.skipped)} inputs "
+          f"skipped, graph {store.uris.run_graph(run.run_id).value}")
+    return OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    from enrichment.runs import list_runs
+    runs = list_runs(_open(_settings(args)))
+    if args.json:
+        print(json.dumps([asdict(r) for r in runs], indent=2))
+        return OK
+    for r in runs:
+        if r.retracted_at:
+            print(f"{r.run_id}  {r.job}  retracted {r.retracted_at} by {r.retracted_by}")
+        else:
+            print(f"{r.run_id}  {r.job}  {r.started} .. {r.ended}  {r.pending} pending, {r.accepted} accepted, "
+                  f"{r.rejected} rejected  [{r.agent_label}]")
+    return OK
+
+
+def _selection(args: argparse.Namespace, state: str | None) -> dict:
+    return dict(run=args.run, job=args.job, property=args.property, subject=args.subject, state=state,
+                min_confidence=args.min_confidence, max_confidence=args.max_confidence)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from enrichment.runs import find_suggestions, review
+    store = _open(_settings(args))
+    if args.action == "list":
+        rows = find_suggestions(store, **_selection(args, None if args.state == "any" else args.state),
+                                limit=args.limit)
+        if args.json:
+            print(json.dumps([{"assignment": r.assignment, "run": r.run_id, "job": r.job, "subject": r.subject,
+                               "property": r.property, "value": r.value.value, "confidence": r.confidence,
+                               "evidence": r.evidence, "state": r.state, "reviewedBy": r.reviewed_by,
+                               "reviewedAt": r.reviewed_at} for r in rows], indent=2))
+        else:
+            for r in rows:
+                print(f"{r.confidence:.4f}  {r.state:<8}  <{r.subject}> <{r.property}> {r.value}\n"
+                      f"        {r.evidence}\n        {r.assignment}")
+            print(f"{len(rows)} suggestions")
+        return OK
+    chosen = list(args.assignment)
+    selectors = [args.run, args.job, args.property, args.subject, args.min_confidence, args.max_confidence]
+    if not chosen and not args.all and all(v is None for v in selectors):
+        raise MouseionError(f"review {args.action}: choose suggestions (--run, --job, --property, --subject, "
+                            "--min-confidence, --max-confidence, --assignment) or pass --all")
+    if not chosen or any(v is not None for v in selectors):
+        source = "pending" if args.state is None else (None if args.state == "any" else args.state)
+        found = [r.assignment for r in find_suggestions(store, **_selection(args, source), limit=args.limit)]
+        chosen = [a for a in found if not chosen or a in chosen]
+    decision = {"accept": "accepted", "reject": "rejected", "reset": "pending"}[args.action]
+    outcome = review(store, chosen, decision, who=_who(args), note=args.note)
+    print(f"{outcome.changed} suggestions {decision}, {outcome.unchanged} already were "
+          f"(runs: {', '.join(outcome.runs) or 'none'})")
+    return OK
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
+    from enrichment.runs import retract
+    removed = retract(_open(_settings(args)), args.run, who=_who(args))
+    print(f"run {args.run} retracted: {removed} statements removed; the run log keeps the retraction")
+    return OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
@@ -267,6 +367,41 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", parents=[common], help="counts of triples, records, datasets, classes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("enrich", parents=[common], help="run an enrichment job; its suggestions await review")
+    p.add_argument("job", nargs="?", help="job name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the jobs and their parameters")
+    p.add_argument("--where", help="SPARQL group graph pattern narrowing the objects (?object), e.g. "
+                                   "'?object crm:P2_has_type aat:300033618'")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a job parameter (repeatable)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    p.set_defaults(func=cmd_enrich)
+
+    p = sub.add_parser("runs", parents=[common], help="list enrichment runs (and retracted ones)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("review", parents=[common], help="list, accept, reject or reset machine suggestions in bulk")
+    p.add_argument("action", choices=["list", "accept", "reject", "reset"])
+    p.add_argument("--run", help="suggestions of this run id")
+    p.add_argument("--job", help="suggestions of this job")
+    p.add_argument("--property", help="suggestions for this property (full IRI)")
+    p.add_argument("--subject", help="suggestions about this subject (full IRI)")
+    p.add_argument("--state", help="review state to choose from: pending (default), accepted, rejected, any")
+    p.add_argument("--min-confidence", type=float, help="confidence at least")
+    p.add_argument("--max-confidence", type=float, help="confidence at most")
+    p.add_argument("--assignment", action="append", default=[], help="one suggestion's assignment IRI (repeatable)")
+    p.add_argument("--all", action="store_true", help="every suggestion in the chosen state")
+    p.add_argument("--limit", type=int, help="at most this many")
+    p.add_argument("--by", help="reviewer name recorded with the decision (default: the login name)")
+    p.add_argument("--note", help="a note recorded with the decision")
+    p.add_argument("--json", action="store_true", help="list as JSON")
+    p.set_defaults(func=cmd_review)
+
+    p = sub.add_parser("retract", parents=[common], help="remove an enrichment run's graph in one transaction")
+    p.add_argument("run", help="run id (see `mouseion runs`)")
+    p.add_argument("--by", help="name recorded with the retraction (default: the login name)")
+    p.set_defaults(func=cmd_retract)
 
     p = sub.add_parser("serve", parents=[common], help="serve the web application")
     p.add_argument("--sample", action="store_true", help="load the bundled sample first when the store is empty")
