@@ -43,7 +43,7 @@ _LOCKS: dict[int, threading.Lock] = {}
 
 
 class ReservedGraph(MouseionError):
-    """A write touched a graph only Mouseion itself may write (change log, inferred types)."""
+    """A write touched a graph only Mouseion itself may write (change log, inferred types, enrichment runs)."""
 
 
 class WriteRejected(MouseionError):
@@ -66,7 +66,9 @@ def kind_of(store: Store, graph: Graph) -> str:
     iri = graph.value
     if store.uris.key_of_graph(graph) is not None:
         return "record"
-    if iri == store.uris.meta_graph.value or iri.startswith(f"{store.uris.base}graph/inferred/"):
+    # bookkeeping, inferred types and enrichment runs: a run graph changes only through review and
+    # retraction (enrichment.runs), so that nobody can forge or silently edit a machine's statement
+    if iri.startswith(tuple(f"{store.uris.base}graph/{kind}/" for kind in ("meta", "inferred", "run"))):
         return "reserved"
     return "plain"
 

@@ -163,6 +163,8 @@ def test_put_on_a_record_graph_goes_through_the_gate_and_the_change_log(root, st
      TOKEN, 400),
     ("PUT", "http://example.org/gsp/bad", b"x" * (40 * 1024), {"Content-Type": "text/turtle"}, TOKEN, 413),
     ("PUT", "http://localhost:8000/graph/meta/records", TURTLE, {"Content-Type": "text/turtle"}, TOKEN, 403),
+    ("PUT", "http://localhost:8000/graph/run/forged", TURTLE, {"Content-Type": "text/turtle"}, TOKEN, 403),
+    ("POST", "http://localhost:8000/graph/meta/runs", TURTLE, {"Content-Type": "text/turtle"}, TOKEN, 403),
     ("PUT", "relative/graph", TURTLE, {"Content-Type": "text/turtle"}, TOKEN, 400),
     ("PATCH", "http://example.org/gsp/bad", TURTLE, {"Content-Type": "text/turtle"}, TOKEN, 405),
     ("PUT", None, TURTLE, {"Content-Type": "text/turtle"}, TOKEN, 400),  # PUT needs a graph
