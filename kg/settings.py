@@ -41,6 +41,11 @@ class Settings:
     query_workers: int = _setting(2, "Worker processes that evaluate SPARQL queries.")
     union_default_graph: bool = _setting(True, "The SPARQL default graph is the union of the public graphs (off: the store's own default graph).")
     bare_store: bool = _setting(False, "Hold only what clients write: no ontology graphs, no change-log graph until a record arrives (protocol conformance runs).")
+    oai_page_size: int = _setting(100, "Records (or headers) per OAI-PMH list response; more follow by resumption token.")
+    oai_token_lifetime: int = _setting(7 * 24 * 3600, "Seconds an OAI-PMH resumption token stays valid (its expirationDate).")
+    oai_token_secret: str = _setting("", "Key that signs OAI-PMH resumption tokens; empty: a key kept in the store directory.")
+    oai_suggestions: str = _setting("accepted", "Machine suggestions in OAI-PMH, exports and dumps: accepted, pending (accepted and pending) or none.")
+    oai_admin_email: str = _setting("admin@example.org", "Contact address the OAI-PMH Identify response gives.")
     host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
     port: int = _setting(8000, "Port `mouseion serve` listens on.")
 

@@ -15,6 +15,7 @@ from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
 from web import sparql
+from web.oai import views as oai
 
 
 def _version() -> str:
@@ -51,6 +52,8 @@ ROUTES = [
     ("/sparql", "sparql", sparql.sparql_endpoint, sparql.METHODS),
     ("/sparql/graphs", "graph_store", sparql.graph_store, sparql.METHODS),
     ("/.well-known/void", "void", sparql.void, sparql.METHODS),
+    # OAI-PMH 2.0 for aggregators (edm, oai_dc), GET and POST
+    ("/oai", "oai", oai.oai_endpoint, oai.METHODS),
 ]
 
 
