@@ -30,7 +30,7 @@ from lxml import etree
 from pyoxigraph import BlankNode, Literal, NamedNode, Triple
 
 from kg.queries import named_query
-from ontology.namespaces import CC, DC, DCTERMS, EBUCORE, EDM, FOAF, ORE, OWL, RDAGR2, RDF, RDFS, SKOS, SVCS, WGS84, XSD
+from ontology.namespaces import CC, CRM, DC, DCTERMS, EBUCORE, EDM, FOAF, ORE, OWL, RDAGR2, RDF, RDFS, SKOS, SVCS, WGS84, XSD
 
 _HERE = Path(__file__).parent / "mappings" / "edm"
 
@@ -84,8 +84,11 @@ def edm_view(store, key: str, *, native: bool, triples: Sequence[Triple] | None 
     if states is None:
         raise ValueError(f"suggestions policy is one of {', '.join(SUGGESTION_POLICIES)}, not {suggestions!r}")
     if states:
-        subjects = {t.subject for t in view if isinstance(t.subject, NamedNode)}
-        for subject in sorted(subjects, key=lambda n: n.value):
+        own_subjects = {t.subject for t in own if isinstance(t.subject, NamedNode)}
+        for subject in sorted(own_subjects, key=lambda n: n.value):
+            # an index lookup first: most resources have no suggestion, and a query costs far more
+            if next(iter(store.backend.quads(None, CRM.P140_assigned_attribute_to, subject, None)), None) is None:
+                continue
             for row in store.backend.query(named_query("oai_suggestions"), union=True, prefixes={},
                                            substitutions={ox.Variable("s"): subject}):
                 if row["state"].value.rsplit("#", 1)[-1] in states:

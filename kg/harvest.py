@@ -216,6 +216,14 @@ def set_values(store) -> list[tuple[str, str]]:
     return [(row["kind"].value, row["value"].value) for row in _run(store, "oai_sets", {})]
 
 
+def set_exists(store, kind: str, value: str) -> bool:
+    """Whether a dataset (``kind`` "dataset") or an edm:type value ("type") has records; "" asks for any."""
+    meta = store.uris.meta_graph
+    if kind == "dataset":
+        return _first(store.backend.quads(None, MOU.dataset, Literal(value) if value else None, meta))
+    return _first(store.backend.quads(None, EDM.type, Literal(value) if value else None, None))
+
+
 def edm_types(store, item: Entry) -> list[str]:
     """The edm:type values of a live record (a CRM object with none counts as IMAGE, as the mapping says)."""
     if item.deleted:

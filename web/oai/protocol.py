@@ -104,6 +104,8 @@ class Repository:
             body = getattr(self, f"_{verb}")(args, now)
             root.append(body)
         except OAIError as error:
+            if error.code in ("badVerb", "badArgument"):
+                request.attrib.clear()  # the spec: a request that is not understood is not echoed
             error_element = etree.SubElement(root, f"{{{OAI}}}error", code=error.code)
             error_element.text = error.message
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -246,7 +248,7 @@ class Repository:
         else:
             state = self._first_state(verb, args, now)
         chosen = self._format(state.prefix)
-        selection = sets.selection(state.set, state.since, state.until, self.store)
+        selection = sets.selection(state.set, state.since, state.until, self.store, check=False)
         after = tuple(state.position) if state.position[0] else None
         items = self.log.page(selection, after=after, limit=self.policy.page_size + 1)
         more = len(items) > self.policy.page_size

@@ -46,14 +46,13 @@ def all_sets(store) -> list[OaiSet]:
     return found
 
 
-def selection(spec: str | None, since: str | None, until: str | None, store) -> Selection:
+def selection(spec: str | None, since: str | None, until: str | None, store, *, check: bool = True) -> Selection:
     """The change-log selection a setSpec stands for; an unknown set is a bad argument."""
     if spec is None:
         return Selection(since, until)
-    known = {s.spec for s in all_sets(store)}
-    if spec not in known:
-        raise BadArgument(f"set={spec!r} is not a set of this repository (ListSets lists them)")
     root, _, value = spec.partition(":")
+    if check and not (root in {r[0] for r in ROOTS} and ":" not in value and harvest.set_exists(store, root, value)):
+        raise BadArgument(f"set={spec!r} is not a set of this repository (ListSets lists them)")
     if not value:
         return Selection(since, until)
     if root == "dataset":
