@@ -217,3 +217,34 @@ def record_document(store, key: str, *, native: bool, suggestions: str = "accept
 
 def serialise(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def export(store, target: str | Path, *, dataset: str | None = None, suggestions: str = "accepted") -> int:
+    """One EDM RDF/XML file per harvestable live record — into a zip archive when ``target`` ends in
+    ``.zip``, else into a folder — named after the record key (percent-encoded). Records are read page
+    by page from the change log and written one at a time: memory stays flat. Returns the file count."""
+    import zipfile
+    from urllib.parse import quote
+
+    from kg.harvest import ChangeLog, Selection
+    target = Path(target)
+    log = ChangeLog(store)
+    count = 0
+    archive = zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) if target.suffix == ".zip" else None
+    if archive is None:
+        target.mkdir(parents=True, exist_ok=True)
+    try:
+        for item in log.entries(Selection(dataset=dataset)):
+            if item.deleted:
+                continue
+            body = serialise(record_document(store, item.key, native=item.format == "edm", suggestions=suggestions))
+            name = quote(item.key, safe="") + ".xml"
+            if archive is not None:
+                archive.writestr(name, body)
+            else:
+                (target / name).write_bytes(body)
+            count += 1
+    finally:
+        if archive is not None:
+            archive.close()
+    return count

@@ -28,7 +28,7 @@ import pyoxigraph as ox
 from pyoxigraph import Literal, NamedNode
 
 from kg.queries import named_query
-from ontology.namespaces import CRM, DCTERMS, EDM, MOU, RDF, XSD
+from ontology.namespaces import CRM, DCTERMS, EDM, MOU, RDF, XSD, prefix_map
 
 
 #: classes that make a record harvestable: an EDM object, or a CRM object the EDM mapping turns into one
@@ -49,6 +49,8 @@ class Entry:
     modified: str
     deleted: bool
     graph: NamedNode
+    created: str = ""
+    focus: str | None = None
 
     @property
     def position(self) -> tuple[str, str]:
@@ -63,6 +65,8 @@ class Selection:
     until: str | None = None
     dataset: str | None = None
     edm_type: str | None = None
+    #: every record, not only those holding a cultural heritage object (the change feed, the dumps)
+    any_record: bool = False
 
     def bindings(self) -> dict[str, object]:
         values: dict[str, object] = {}
@@ -80,7 +84,7 @@ class Selection:
 def _run(store, name: str, bindings: dict[str, object], limit: int | None = None):
     text = named_query(name) + (f"\nLIMIT {int(limit)}" if limit is not None else "")
     values = {"meta": store.uris.meta_graph, **bindings}
-    return store.backend.query(text, union=False, prefixes={},
+    return store.backend.query(text, union=False, prefixes=prefix_map(),
                                substitutions={ox.Variable(k): v for k, v in values.items()})
 
 
@@ -156,7 +160,7 @@ class ChangeLog:
             return None
         return Entry(key=key, dataset=values.get(MOU.dataset.value, ""), format=values.get(MOU.format.value, "rdf"),
                      modified=values[DCTERMS.modified.value], deleted=values.get(MOU.deleted.value) == "true",
-                     graph=graph)
+                     graph=graph, created=values.get(DCTERMS.created.value, ""), focus=values.get(MOU.focus.value))
 
     def harvestable(self, item: Entry) -> bool:
         """A tombstone (announced for ever), or a live record holding a cultural heritage object."""
@@ -169,7 +173,7 @@ class ChangeLog:
             return False
         if selection.edm_type is not None and not item.deleted and selection.edm_type not in edm_types(self.store, item):
             return False
-        return self.harvestable(item)
+        return selection.any_record or self.harvestable(item)
 
     def page(self, selection: Selection, *, after: tuple[str, str] | None, limit: int) -> list[Entry]:
         """Up to ``limit`` entries strictly after position ``after`` (None: from the start)."""
@@ -194,6 +198,28 @@ class ChangeLog:
                     break
             index += 1
         return found
+
+    def page_before(self, selection: Selection, *, before: tuple[str, str] | None, limit: int) -> list[Entry]:
+        """Up to ``limit`` entries strictly before position ``before`` (None: the newest), oldest first."""
+        stamps = self.datestamps()
+        index = (bisect_right(stamps, _seconds(before[0])) if before is not None else len(stamps)) - 1
+        floor = _seconds(selection.since) if selection.since is not None else None
+        found: list[Entry] = []
+        while len(found) < limit and index >= 0:
+            stamp = stamps[index]
+            if floor is not None and stamp < floor:
+                break
+            keys = self._keys_at(stamp)
+            end = bisect_left(keys, before[1]) if before is not None and stamp == _seconds(before[0]) else len(keys)
+            for key in reversed(keys[:end]):
+                item = self.describe(key)
+                if item is None or item.modified != _datestamp(stamp) or not self.selected(item, selection):
+                    continue
+                found.append(item)
+                if len(found) == limit:
+                    break
+            index -= 1
+        return found[::-1]
 
     def entries(self, selection: Selection, *, batch: int = 500) -> Iterator[Entry]:
         """Every entry of a selection, page by page (flat memory whatever the store's size)."""
@@ -232,3 +258,29 @@ def edm_types(store, item: Entry) -> list[str]:
     if not found and any(True for _ in store.backend.quads(None, RDF.type, CRM["E22_Human-Made_Object"], item.graph)):
         found = ["IMAGE"]
     return found
+
+
+def dataset_quads(store, log: ChangeLog, dataset: str, *, suggestions: tuple[str, ...] = ("accepted",)
+                  ) -> Iterator[list]:
+    """The quads of every live record of a dataset, one list per record, in change-log order (the
+    per-dataset dumps). Machine suggestions about a record's resources come with it, in their run graph,
+    when their review state is one of ``suggestions`` (accepted only, by default)."""
+    for item in log.entries(Selection(dataset=dataset, any_record=True)):
+        if item.deleted:
+            continue
+        quads = list(store.backend.quads(None, None, None, item.graph))
+        if suggestions:
+            subjects = {q.subject for q in quads if isinstance(q.subject, NamedNode)}
+            for subject in sorted(subjects, key=lambda n: n.value):
+                if not _first(store.backend.quads(None, CRM.P140_assigned_attribute_to, subject, None)):
+                    continue
+                for row in store.backend.query(named_query("dump_suggestions"), union=False, prefixes={},
+                                               substitutions={ox.Variable("s"): subject}):
+                    if row["state"].value.rsplit("#", 1)[-1] in suggestions:
+                        quads.append(ox.Quad(subject, row["p"], row["o"], row["run"]))
+        yield quads
+
+
+def datasets(store) -> list[str]:
+    """Every dataset of the change log that has live records."""
+    return [row["dataset"].value for row in _run(store, "datasets", {})]

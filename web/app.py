@@ -14,7 +14,7 @@ from flask import Flask, jsonify, render_template
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
-from web import sparql
+from web import dumps, feed, sparql
 from web.oai import views as oai
 
 
@@ -54,6 +54,11 @@ ROUTES = [
     ("/.well-known/void", "void", sparql.void, sparql.METHODS),
     # OAI-PMH 2.0 for aggregators (edm, oai_dc), GET and POST
     ("/oai", "oai", oai.oai_endpoint, oai.METHODS),
+    # bulk: per-dataset N-Quads dumps; the change feed (ActivityStreams 2.0, IIIF Change Discovery)
+    ("/dumps/", "dumps", dumps.dumps_index, dumps.METHODS),
+    ("/dumps/<name>", "dump", dumps.dataset_dump, dumps.METHODS),
+    ("/activity", "activity", feed.activity_collection, ["GET"]),
+    ("/activity/page", "activity_page", feed.activity_page, ["GET"]),
 ]
 
 

@@ -169,6 +169,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from kg.edm_out import export
+    settings = _settings(args)
+    count = export(_open(settings), args.output, dataset=args.dataset, suggestions=settings.oai_suggestions)
+    print(f"{count} EDM records written to {args.output}")
+    return OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from waitress import serve
 
@@ -233,6 +241,12 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", parents=[common], help="counts of triples, records, datasets, classes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("export", parents=[common], help="write one EDM RDF/XML file per record (zip or folder)")
+    p.add_argument("format", choices=["edm"], help="the export format")
+    p.add_argument("output", help="OUT.zip for a zip archive, else a folder")
+    p.add_argument("--dataset", help="only this dataset")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", parents=[common], help="serve the web application")
     p.add_argument("--sample", action="store_true", help="load the bundled sample first when the store is empty")
