@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -45,6 +45,9 @@ PREFIXES = {
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _RDF = "{" + RDF.iri + "}"
 _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_TYPE = RDF.type
+_E22 = CRM["E22_Human-Made_Object"]
+_STRING = XSD.string
 
 #: how CRM-native records are mapped to EDM: the CONSTRUCT files run for each record, in order
 MAPPINGS = ["crm_to_edm"]
@@ -76,7 +79,9 @@ def edm_view(store, key: str, *, native: bool, triples: Sequence[Triple] | None 
     graph = store.uris.record_graph(key)
     own = list(triples) if triples is not None else store.record_triples(key)
     view: dict[Triple, None] = dict.fromkeys(own)
-    for name in MAPPINGS:
+    # the mappings read CRM: a record without a CRM object (an EDM-native one) has nothing to map
+    crm_object = next(iter(store.backend.quads(None, _TYPE, _E22, graph)), None) is not None
+    for name in (MAPPINGS if crm_object else ()):
         for triple in store.backend.query(mapping_query(name), union=False, prefixes={},
                                           substitutions={ox.Variable("g"): graph}):
             view[triple] = None
@@ -135,16 +140,19 @@ def to_rdfxml(triples: Iterable[Triple]) -> etree._Element:
     namespaces = dict(PREFIXES)
     nodes = []
     for subject, statements in by_subject.items():
-        classes = sorted({t.object.value for t in statements if t.predicate == RDF.type and t.object.value in order},
+        classes = sorted({t.object.value for t in statements if t.predicate == _TYPE and t.object.value in order},
                          key=CLASS_ORDER.index)
         main = classes[0] if classes else None
         nodes.append((CLASS_ORDER.index(main) if main else len(CLASS_ORDER), _term_key(subject), subject, main,
                       statements))
     nodes.sort(key=lambda n: (n[0], n[1]))
+    known = set(namespaces.values())
     for _rank, _key, _subject, _main, statements in nodes:
         for t in statements:
-            _qname(t.predicate.value, namespaces)
-    used = {p: iri for p, iri in namespaces.items()}
+            if _split(t.predicate.value)[0] not in known:
+                _qname(t.predicate.value, namespaces)
+                known = set(namespaces.values())
+    used = dict(namespaces)
     root = etree.Element(_RDF + "RDF", nsmap=used)
     for _rank, _key, subject, main, statements in nodes:
         element = etree.SubElement(root, _clark(main, namespaces) if main else _RDF + "Description")
@@ -153,7 +161,7 @@ def to_rdfxml(triples: Iterable[Triple]) -> etree._Element:
         else:
             element.set(_RDF + "about", subject.value)
         positions = order.get(main, {})
-        rest = [t for t in statements if not (t.predicate == RDF.type and t.object.value == main)]
+        rest = [t for t in statements if not (t.predicate == _TYPE and t.object.value == main)]
         rest.sort(key=lambda t: (positions.get(t.predicate.value, (len(positions), ""))[0],
                                  t.predicate.value, _term_key(t.object)))
         for t in rest:
@@ -170,7 +178,7 @@ def _object(element: etree._Element, term) -> None:
     elif isinstance(term, Literal):
         if term.language:
             element.set(_XML_LANG, term.language)
-        elif term.datatype != XSD.string:
+        elif term.datatype != _STRING:
             element.set(_RDF + "datatype", term.datatype.value)
         element.text = _xml_safe(term.value)
     else:  # RDF-star triple terms have no RDF/XML form
@@ -186,6 +194,7 @@ def _term_key(term) -> str:
     return str(term)
 
 
+@lru_cache(maxsize=4096)
 def _split(iri: str) -> tuple[str, str]:
     for sep in ("#", "/"):
         if sep in iri:
