@@ -250,3 +250,35 @@ def test_edm_records_are_valid_where_the_data_allows(store, schema, data_dir):
         assert any(True for _ in ox.parse(etree.tostring(document), format=ox.RdfFormat.RDF_XML))
         checked += 1
     assert checked == 31   # 30 Tate objects and the one Europeana record whose input validates
+
+
+def test_empty_repository(schema, tmp_path):
+    """No records yet: no sets (noSetHierarchy), nothing to list (noRecordsMatch), Identify still answers."""
+    from kg.settings import Settings
+    from kg.store import Store
+    from web.oai.views import repository_for
+    empty = Store.open(tmp_path / "empty", "http://localhost:8000/")
+    repository = repository_for(empty, Settings.from_env({}))
+
+    def ask(*pairs):
+        return assert_valid(schema[0], repository.respond(list(pairs)))
+    assert error_of(ask(("verb", "ListSets"))) == "noSetHierarchy"
+    assert error_of(ask(("verb", "ListRecords"), ("metadataPrefix", "edm"))) == "noRecordsMatch"
+    assert error_of(ask(("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc"), ("set", "type:"))) == "badArgument"
+    assert ask(("verb", "Identify")).findtext("o:Identify/o:earliestDatestamp", namespaces=NS)
+    empty.close()
+
+
+def test_day_granularity_bounds(root, schema):
+    today = oai(root, schema, ("verb", "ListIdentifiers"), ("metadataPrefix", "edm"), ("set", "dataset:tate"),
+                ("from", "2000-01-01"), ("until", "2999-12-31"))
+    assert error_of(today) is None
+    stamp = today.findtext(".//o:datestamp", namespaces=NS)
+    same_second = oai(root, schema, ("verb", "ListIdentifiers"), ("metadataPrefix", "edm"), ("set", "dataset:tate"),
+                      ("from", stamp), ("until", stamp))
+    assert error_of(same_second) is None and stamp in [e.text for e in same_second.iterfind(".//o:datestamp", NS)]
+
+
+def test_shipped_element_order_matches_edm_xsd(data_dir):
+    from tests.edm_xsd_order import SHIPPED, derive, render
+    assert SHIPPED.read_text(encoding="utf-8") == render(derive(data_dir / "europeana-edm/xsd/EDM.xsd"))

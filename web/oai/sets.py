@@ -50,8 +50,9 @@ def selection(spec: str | None, since: str | None, until: str | None, store, *, 
     """The change-log selection a setSpec stands for; an unknown set is a bad argument."""
     if spec is None:
         return Selection(since, until)
-    root, _, value = spec.partition(":")
-    if check and not (root in {r[0] for r in ROOTS} and ":" not in value and harvest.set_exists(store, root, value)):
+    root, colon, value = spec.partition(":")
+    if check and not (root in {r[0] for r in ROOTS} and bool(colon) == bool(value) and ":" not in value
+                      and harvest.set_exists(store, root, value)):
         raise BadArgument(f"set={spec!r} is not a set of this repository (ListSets lists them)")
     if not value:
         return Selection(since, until)
