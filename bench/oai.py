@@ -56,12 +56,12 @@ def record(n: int) -> Record:
 
 def build(path: Path, records: int) -> None:
     store = Store.open(path, BASE)
-    have = store.stats()["records"]
-    if have == records:
+    states = store.record_states([record(0).key, record(records - 1).key, record(records).key])
+    if len(states) == 2:
         print(f"store: {records} records already in {path}")
     else:
-        if have:
-            raise SystemExit(f"{path} holds {have} records, not {records}: give another --store")
+        if states:
+            raise SystemExit(f"{path} holds another number of records than {records}: give another --store")
         started = time.perf_counter()
         for start in range(0, records, BATCH):
             store.commit([record(n) for n in range(start, min(records, start + BATCH))],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -20,7 +19,7 @@ from sickle.oaiexceptions import NoRecordsMatch
 from kg.record import Origin, Record
 from kg.settings import Settings
 from kg.store import Store, content_hash, utc_now
-from ontology.namespaces import DC, MOU
+from ontology.namespaces import MOU
 from tests.oai_fixtures import BASE, EDM_RECORDS, harvest_store
 from tests.servers import free_port
 
