@@ -21,6 +21,9 @@ from ontology.namespaces import CRM, DC, MOU, PROV, RDF
 from tests.oai_fixtures import BASE, harvest_store
 from tests.test_sparql_protocol import running
 
+#: each test builds a store of real records and serves it over HTTP
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 OBJECT = ox.NamedNode(f"{BASE}id/object/tate-A00001")
 

@@ -14,6 +14,9 @@ from tests.oai_fixtures import harvest_store
 from tests.test_oai_harvest import retitle, wait_for_next_second
 from tests.test_sparql_protocol import running
 
+#: each test builds a store of real records and serves it over HTTP
+pytestmark = pytest.mark.slow
+
 
 def get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=60) as response:

@@ -23,6 +23,9 @@ from ontology.namespaces import MOU
 from tests.oai_fixtures import BASE, EDM_RECORDS, harvest_store
 from tests.servers import free_port
 
+#: each test builds a store of real records and serves it over HTTP
+pytestmark = pytest.mark.slow
+
 PAGE = 7
 
 
