@@ -4,6 +4,7 @@ validated against OAI-PMH.xsd with the EDM and oai_dc schemas for the metadata."
 from __future__ import annotations
 
 import base64
+import re
 import json
 import urllib.parse
 import urllib.request
@@ -247,6 +248,7 @@ def test_edm_records_are_valid_where_the_data_allows(store, schema, data_dir):
             continue
         document = record_document(store, state.key, native=item.format == "edm")
         assert edm.validate(document), (state.key, edm.error_log)
+        assert not broken_rules(document), (state.key, broken_rules(document))
         assert any(True for _ in ox.parse(etree.tostring(document), format=ox.RdfFormat.RDF_XML))
         checked += 1
     assert checked == 31   # 30 Tate objects and the one Europeana record whose input validates
@@ -282,3 +284,41 @@ def test_day_granularity_bounds(root, schema):
 def test_shipped_element_order_matches_edm_xsd(data_dir):
     from tests.edm_xsd_order import SHIPPED, derive, render
     assert SHIPPED.read_text(encoding="utf-8") == render(derive(data_dir / "europeana-edm/xsd/EDM.xsd"))
+
+
+RIGHTS = re.compile(r"^http://(creativecommons\.org/(licenses/[a-z-]+/[0-9.]+/([a-z]+/)?|publicdomain/(zero|mark)/1\.0/)"
+                    r"|rightsstatements\.org/vocab/(NoC-NC|NoC-OKLR|InC|InC-EDU|InC-OW-EU|CNE)/1\.0/)$")
+
+
+def broken_rules(rdf: etree._Element) -> list[str]:
+    """Europeana's content rules (../shared/data/europeana-edm/xsd/schematron/RULES.md) a document breaks."""
+    r = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}resource"
+    e, dc, dct = "{http://www.europeana.eu/schemas/edm/}", "{http://purl.org/dc/elements/1.1/}", "{http://purl.org/dc/terms/}"
+    broken = []
+    chos = rdf.findall(f"{e}ProvidedCHO")
+    aggregations = rdf.findall("{http://www.openarchives.org/ore/terms/}Aggregation")
+    if len(chos) != 1 or len(aggregations) != 1:
+        return ["exactly one ProvidedCHO and one Aggregation"]
+    cho, aggregation = chos[0], aggregations[0]
+
+    def filled(element, names):
+        return any((x.get(r) or (x.text or "").strip()) for n in names for x in element.findall(n))
+    if not filled(cho, [f"{dc}title", f"{dc}description"]):
+        broken.append("title or description")
+    if not filled(cho, [f"{dc}subject", f"{dc}type", f"{dct}temporal", f"{dct}spatial"]):
+        broken.append("subject, type, temporal or spatial")
+    if cho.findtext(f"{e}type") == "TEXT" and cho.find(f"{dc}language") is None:
+        broken.append("dc:language for TEXT")
+    if not filled(aggregation, [f"{e}isShownAt", f"{e}isShownBy"]):
+        broken.append("isShownAt or isShownBy")
+    for name in ("dataProvider", "provider"):
+        if not filled(aggregation, [f"{e}{name}"]):
+            broken.append(name)
+    if not any(RIGHTS.match(x.get(r) or "") for x in aggregation.findall(f"{e}rights")):
+        broken.append("edm:rights is a rights statement")
+    for element in rdf.iter():
+        if element.get(r) is not None and ((element.text or "").strip() or not element.get(r)):
+            broken.append(f"{element.tag}: resource and text, or empty resource")
+        if element.get("{http://www.w3.org/XML/1998/namespace}lang") == "":
+            broken.append(f"{element.tag}: empty xml:lang")
+    return broken
