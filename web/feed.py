@@ -20,8 +20,8 @@ def _log() -> ChangeLog:
 
 
 def _json(body: dict, status: int = 200) -> Response:
-    return Response(json.dumps(body, indent=1, ensure_ascii=False), status=status, mimetype="application/ld+json",
-                    headers={"Content-Type": MEDIA_TYPE, "Access-Control-Allow-Origin": "*"})
+    return Response(json.dumps(body, indent=1, ensure_ascii=False), status=status, content_type=MEDIA_TYPE,
+                    headers={"Access-Control-Allow-Origin": "*"})
 
 
 def _root() -> str:
