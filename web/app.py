@@ -16,6 +16,8 @@ from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
 from web import enrichment_search, review, runs, sparql
+from web import dumps, feed, sparql
+from web.oai import views as oai
 
 
 def _version() -> str:
@@ -66,6 +68,13 @@ ROUTES = [
     ("/api/similar", "api_similar", enrichment_search.similar, ["GET"]),
     ("/api/text-to-image", "api_text_to_image", enrichment_search.text_to_image_search, ["GET"]),
     ("/api/semantic-search", "api_semantic_search", enrichment_search.semantic, ["GET"]),
+    # OAI-PMH 2.0 for aggregators (edm, oai_dc), GET and POST
+    ("/oai", "oai", oai.oai_endpoint, oai.METHODS),
+    # bulk: per-dataset N-Quads dumps; the change feed (ActivityStreams 2.0, IIIF Change Discovery)
+    ("/dumps/", "dumps", dumps.dumps_index, dumps.METHODS),
+    ("/dumps/<name>", "dump", dumps.dataset_dump, dumps.METHODS),
+    ("/activity", "activity", feed.activity_collection, ["GET"]),
+    ("/activity/page", "activity_page", feed.activity_page, ["GET"]),
 ]
 
 

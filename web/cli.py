@@ -286,6 +286,11 @@ def cmd_retract(args: argparse.Namespace) -> int:
     from enrichment.runs import retract
     removed = retract(_open(_settings(args)), args.run, who=_who(args))
     print(f"run {args.run} retracted: {removed} statements removed; the run log keeps the retraction")
+def cmd_export(args: argparse.Namespace) -> int:
+    from kg.edm_out import export
+    settings = _settings(args)
+    count = export(_open(settings), args.output, dataset=args.dataset, suggestions=settings.oai_suggestions)
+    print(f"{count} EDM records written to {args.output}")
     return OK
 
 
@@ -402,6 +407,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run id (see `mouseion runs`)")
     p.add_argument("--by", help="name recorded with the retraction (default: the login name)")
     p.set_defaults(func=cmd_retract)
+    p = sub.add_parser("export", parents=[common], help="write one EDM RDF/XML file per record (zip or folder)")
+    p.add_argument("format", choices=["edm"], help="the export format")
+    p.add_argument("output", help="OUT.zip for a zip archive, else a folder")
+    p.add_argument("--dataset", help="only this dataset")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", parents=[common], help="serve the web application")
     p.add_argument("--sample", action="store_true", help="load the bundled sample first when the store is empty")
