@@ -41,12 +41,20 @@ def _settings(args: argparse.Namespace) -> Settings:
                              batch_size=getattr(args, "batch_size", None))
 
 
+#: stores this command opened; ``main`` closes them, so that RocksDB flushes its memtables and the next
+#: open does not replay a long write-ahead log
+_OPENED: list = []
+
+
 def _open(settings: Settings, read_only: bool = False):
     from kg.store import Store
     if settings.remote_query_url:
-        return Store.connect(settings.remote_query_url, settings.base_uri,
-                             update_url=settings.remote_update_url or None)
-    return Store.open(settings.store, settings.base_uri, read_only=read_only, bare=settings.bare_store)
+        store = Store.connect(settings.remote_query_url, settings.base_uri,
+                              update_url=settings.remote_update_url or None)
+    else:
+        store = Store.open(settings.store, settings.base_uri, read_only=read_only, bare=settings.bare_store)
+    _OPENED.append(store)
+    return store
 
 
 def _print_rejections(rejected: Sequence[Rejection], limit: int | None = None) -> None:
@@ -430,6 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ERROR
     except KeyboardInterrupt:
         return ERROR
+    finally:
+        while _OPENED:
+            _OPENED.pop().close()
 
 
 if __name__ == "__main__":
