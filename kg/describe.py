@@ -69,7 +69,7 @@ PROPERTY_LABELS = {
 
 #: page kinds by class, first match wins (a Tate object is both an E22 and an edm:ProvidedCHO)
 KINDS = [
-    ("object", (CRM["E22_Human-Made_Object"].value, EDM.ProvidedCHO.value, CRM.E18_Physical_Thing.value)),
+    ("object", (CRM["E22_Human-Made_Object"].value, EDM.ProvidedCHO.value, CRM["E24_Physical_Human-Made_Thing"].value)),
     ("group", (CRM.E74_Group.value,)),
     ("person", (CRM.E21_Person.value, EDM.Agent.value, FOAF.Person.value, CRM.E39_Actor.value)),
     ("place", (CRM.E53_Place.value, EDM.Place.value)),
@@ -90,6 +90,9 @@ EVENTS = {
 _TYPE, _LABELS_HEAD = RDF.type.value, frozenset(LABEL_PREDICATES[:6])
 _MACHINE = {name: MOU[name].value for name in ("confidence", "reviewState", "evidence", "model", "pending",
                                                 "accepted")}
+_PROXY_FOR = ORE.proxyFor
+_PROXY_BOOKKEEPING = {ORE.proxyFor.value, ORE.proxyIn.value, EDM.europeanaProxy.value, RDF.type.value,
+                      ORE.lineage.value}
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _RUN_MARK = "graph/run/"
 ASSIGNED_TO, ASSIGNED_PROPERTY, ASSIGNED = (CRM.P140_assigned_attribute_to, CRM.P177_assigned_property_of_type,
@@ -209,7 +212,8 @@ def pick(candidates: Sequence[tuple[str, str]], langs: Sequence[str]) -> str | N
     by_lang: dict[str, str] = {}
     for text, lang in candidates:
         by_lang.setdefault(lang.lower(), text)
-    for tag in (*langs, *(t.split("-")[0] for t in langs), "en", ""):
+    wanted = [part for t in langs for part in (t, t.split("-")[0])]
+    for tag in (*wanted, "en", ""):
         if tag in by_lang:
             return by_lang[tag]
     return candidates[0][0]
@@ -370,6 +374,7 @@ class Describer:
         rows = self._rows(node)
         if not rows:
             return None
+        rows += self._proxy_rows(node)
         machine = self._suggestions(node, rows)
         graphs = sorted({g for _, _, g in rows if g is not None})
         built = self._node(node, rows, machine, langs, depth=0, seen={node})
@@ -379,6 +384,16 @@ class Describer:
         description.inverse = self._inverse(node, langs, inverse_page or {})
         description.images = self._images(description)
         return description
+
+    def _proxy_rows(self, node: NamedNode) -> list:
+        """An EDM object's proxies say what its provider (and Europeana) said about it: their
+        statements are read as the object's own, so that a page about a CHO shows its title, creator,
+        dates and places; the proxy bookkeeping is left out."""
+        rows = []
+        for quad in self.store.backend.quads(None, _PROXY_FOR, node, None):
+            if type(quad.subject) is NamedNode and self._shown(quad.graph_name):
+                rows += [r for r in self._rows(quad.subject, quad.graph_name) if r[0] not in _PROXY_BOOKKEEPING]
+        return rows
 
     def _record_key(self, node: NamedNode, graphs: Sequence[str]) -> str | None:
         for quad in self.store.backend.quads(None, MOU.focus, node, NamedNode(self.meta)):

@@ -140,6 +140,8 @@ def catalogue(d: Description) -> Catalogue:
                                 when=timespan_text(spans[0].node) if spans else "",
                                 places=node.get(CRM.P7_took_place_at.value)))
     fields = [(heading, d.get(*props)) for heading, props in CATALOGUE]
+    if d.kind == "time-span":
+        fields.insert(0, ("Time", [Value(text=timespan_text(d))]))
     dimensions = []
     for value in d.get(CRM.P43_has_dimension.value):
         if value.node is not None:
