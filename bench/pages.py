@@ -77,18 +77,18 @@ def serve(store_dir: Path, keys_file: Path, port: int) -> None:
 
     store = Store.open(store_dir, BASE)
     app = create_app(store, Settings.from_env({}, base_uri=BASE, query_workers=1))
-    client = app.test_client()
     copies: dict[str, bytes] = {}
-    for key in keys_file.read_text().split():
-        answer = client.get(f"/page/object/{key}", headers={"Accept": "text/html"})
-        if answer.status_code != 200:
-            raise SystemExit(f"/page/object/{key} answered {answer.status_code}")
-        copies[key] = answer.get_data()
 
     def static_copy(key: str):
         return Response(copies[key], mimetype="text/html")
 
     app.add_url_rule("/-/bench/static/<path:key>", "bench_static", static_copy)
+    client = app.test_client()
+    for key in keys_file.read_text().split():
+        answer = client.get(f"/page/object/{key}", headers={"Accept": "text/html"})
+        if answer.status_code != 200:
+            raise SystemExit(f"/page/object/{key} answered {answer.status_code}")
+        copies[key] = answer.get_data()
     print(f"ready {len(copies)} {sum(map(len, copies.values())) // len(copies)}", flush=True)
     waitress_serve(app, host="127.0.0.1", port=port, threads=8, ident="mouseion", _quiet=True)
 

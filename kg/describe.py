@@ -103,7 +103,7 @@ REJECTED = MOU.rejected.value
 # ------------------------------------------------------------------------------------------ values
 
 
-@dataclass
+@dataclass(slots=True)
 class Suggestion:
     """The machine's part in a statement: who suggested it, how sure it was, where review stands."""
 
@@ -116,7 +116,7 @@ class Suggestion:
     run: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Value:
     """One object of a statement: a link (``iri``), a literal (``text``) or a node shown inline (``node``)."""
 
@@ -129,7 +129,7 @@ class Value:
     suggestion: Suggestion | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Property:
     iri: str
     label: str
@@ -154,7 +154,7 @@ class Node:
         return found[0] if found else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Inverse:
     """Resources that point at the subject through one property: the count, and one page of them."""
 
@@ -396,11 +396,11 @@ class Describer:
         return rows
 
     def _record_key(self, node: NamedNode, graphs: Sequence[str]) -> str | None:
-        for quad in self.store.backend.quads(None, MOU.focus, node, NamedNode(self.meta)):
-            return self.store.uris.key_of_graph(quad.subject)
         for graph in graphs:
             if graph.startswith(self.record):
                 return graph[len(self.record):]
+        for quad in self.store.backend.quads(None, MOU.focus, node, NamedNode(self.meta)):
+            return self.store.uris.key_of_graph(quad.subject)
         return None
 
     def _node(self, subject, rows, machine, langs, depth, seen) -> Node:
@@ -564,6 +564,8 @@ class Describer:
             for shown in rep.node.get(LA.digitally_shown_by.value):
                 if shown.node is not None:
                     urls += [v.iri for v in shown.node.get(LA.access_point.value) if v.iri]
+        if urls:
+            return [u for u in dict.fromkeys(urls) if u.startswith(("http://", "https://"))]
         for group in description.inverse:
             if group.property == EDM.aggregatedCHO.value:
                 for aggregation in group.values[:1]:

@@ -117,7 +117,7 @@ def test_person_page_tells_life_and_lists_works(site):
     assert text(one(tree, "//h1")) == "Robert Blake"
     assert text(one(tree, "//p[@class='kind']")).startswith("Person")
     born = text(one(tree, "//p[contains(@class, 'event-born')]"))
-    assert born == "Born, 1762, in London, United Kingdom.", born
+    assert born == "Born 1762 in London, United Kingdom.", born
     links = [a.get("href") for a in tree.xpath("//section[@class='inverse']//a")]
     assert path_of(OBJECT) in links
 

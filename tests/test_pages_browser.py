@@ -49,7 +49,7 @@ def test_object_page_in_a_browser(site, browser):
 def test_person_page_in_a_browser_and_by_keyboard(site, browser):
     browser.get(site.root + "/page/person/tate-38")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Robert Blake"
-    assert browser.find_element(By.CSS_SELECTOR, "p.event-born").text == "Born, 1762, in London, United Kingdom."
+    assert browser.find_element(By.CSS_SELECTOR, "p.event-born").text == "Born 1762 in London, United Kingdom."
     works = browser.find_elements(By.CSS_SELECTOR, "section.inverse li a")
     assert any(w.text.startswith("A Figure Bowing") for w in works)
     # the first Tab reaches the skip link, which becomes visible and moves focus to the content

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import threading
+from functools import lru_cache
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -19,6 +20,7 @@ from flask import current_app, redirect, render_template, request
 
 from kg.describe import Description, Describer, Node, Value, language_preference
 from ontology.namespaces import CRM, DC, DCTERMS, EDM, SKOS
+from web.pages_html import Renderer
 
 #: (property, verb) of the events a page tells as sentences, in reading order
 EVENT_SENTENCES = [
@@ -84,12 +86,22 @@ def languages() -> list[str]:
 def page_path(iri: str) -> str:
     """Where a person reads about ``iri``: ``/page/{kind}/{key}`` for ours, ``/page?uri=`` for foreign
     IRIs the store knows, the IRI itself otherwise (a Getty term, a web page)."""
+    return hrefs()(iri)
+
+
+def hrefs():
+    """``page_path`` for this application, with what it needs looked up once (pages call it hundreds of times)."""
     prefix = base() + "id/"
-    if iri.startswith(prefix):
-        return "/page/" + iri[len(prefix):]
-    if describer().labels.known(iri):
-        return "/page?" + urlencode({"uri": iri})
-    return iri
+    cut = len(prefix)
+    known = describer().labels.known
+
+    def href(iri: str) -> str:
+        if iri.startswith(prefix):
+            return "/page/" + iri[cut:]
+        if known(iri):
+            return "/page?" + urlencode({"uri": iri})
+        return iri
+    return href
 
 
 def data_path(iri: str, suffix: str) -> str:
@@ -186,16 +198,6 @@ def schema_org(d: Description, cat: Catalogue) -> dict:
     return data
 
 
-def badge(suggestion) -> dict | None:
-    """The words of a machine statement's badge."""
-    if suggestion is None:
-        return None
-    state = suggestion.state.rsplit("#", 1)[-1]
-    confidence = f"{round(suggestion.confidence * 100)}%" if suggestion.confidence is not None else "unknown"
-    return {"state": state, "confidence": confidence, "model": suggestion.model or suggestion.agent or "unknown model",
-            "agent": suggestion.agent, "evidence": suggestion.evidence, "run": suggestion.run}
-
-
 # ------------------------------------------------------------------------------------ views
 
 
@@ -229,8 +231,9 @@ def _render(iri: str, kind: str | None = None, key: str | None = None):
     cat = catalogue(d)
     response = current_app.make_response(render_template(
         "resource.html", d=d, cat=cat, kind_name=KIND_NAMES.get(d.kind, "Resource"),
-        schema=schema_org(d, cat), page_path=page_path, badge=badge, data_formats=DATA_FORMATS,
-        data_path=data_path, sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0],
+        schema=schema_org(d, cat), r=Renderer(hrefs()),
+        data_links=[(data_path(iri, suffix), label, media) for suffix, label, media in DATA_FORMATS],
+        sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0],
         version=_version()))
     response.headers["Link"] = describedby_links(iri)
     response.headers["Vary"] = "Accept-Language"
@@ -266,7 +269,9 @@ def not_found(iri: str, kind: str | None = None, key: str | None = None):
                            version=_version()), 404
 
 
+@lru_cache(maxsize=1)
 def _version() -> str:
+    """The package version, read once (importlib.metadata parses files on every call)."""
     from web.app import _version as version  # at call time: web.app imports this module
     return version()
 
