@@ -137,7 +137,7 @@ HOME_COUNTS = [
     (CRM.E74_Group.value, "Groups"),
     (CRM.E53_Place.value, "Places"),
     (SKOS.Concept.value, "Concepts"),
-    (EDM.ProvidedCHO.value, "Europeana objects"),
+    (EDM.ProvidedCHO.value, "EDM provided objects"),
 ]
 
 
