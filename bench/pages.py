@@ -68,8 +68,12 @@ def build(store_dir: Path, objects: int) -> None:
 
 def serve(store_dir: Path, keys_file: Path, port: int) -> None:
     """The server process: the app, plus pre-rendered copies of the sampled object pages."""
+    import logging
+
     from flask import Response
     from waitress import serve as waitress_serve
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines under load
 
     from kg.settings import Settings
     from kg.store import Store
@@ -173,7 +177,7 @@ def main() -> None:
             raise SystemExit("the server did not start")
         print(f"server pre-rendered {ready[1]} object pages (about {int(ready[2]) // 1024} KiB each) "
               f"in {time.perf_counter() - start:.0f} s", flush=True)
-        wait_until_answering(f"http://127.0.0.1:{port}/-/health", server)
+        wait_until_answering(f"http://127.0.0.1:{port}/-/versions", server)  # /-/health counts every quad
         dynamic_paths = [f"/page/object/{k}" for k in keys]
         static_paths = [f"/-/bench/static/{k}" for k in keys]
         print(f"\n{args.objects:,} objects; {len(keys):,} sampled; concurrency {CONCURRENCY}; "

@@ -256,20 +256,25 @@ class Labels:
         return found
 
     def _read(self, iri: str) -> tuple[tuple[str, str], ...]:
+        """One read of the IRI's statements (on a large store each read has a fixed cost that dwarfs
+        a few extra quads); the best label predicate present names it."""
         ranked: dict[str, list[tuple[str, str]]] = {}
-        node = NamedNode(iri)
+        for quad in self.store.backend.quads(NamedNode(iri), None, None, None):
+            predicate = quad.predicate.value
+            if predicate in _LABELS_HEAD and type(quad.object) is Literal:
+                ranked.setdefault(predicate, []).append((quad.object.value, quad.object.language or ""))
+        out = []
         for predicate in LABEL_PREDICATES[:6]:
-            for quad in self.store.backend.quads(node, NamedNode(predicate), None, None):
-                if isinstance(quad.object, Literal):
-                    ranked.setdefault(predicate, []).append((quad.object.value, quad.object.language or ""))
             if predicate in ranked:
-                break  # the best predicate present names it
-        out = [c for p in LABEL_PREDICATES if p in ranked for c in ranked[p]]
+                out = ranked[predicate]
+                break
         if not out:
             out = [(text, lang) for lang, text in self.hierarchy.labels(iri).items()]
         if not out and iri in AAT:
             known = AAT_LABELS.get(iri[len(AAT.iri):])
             out = [(known, "en")] if known else []
+        if ranked:
+            self._known[iri] = True
         return tuple(out)
 
     def known(self, iri: str) -> bool:
