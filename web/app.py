@@ -15,8 +15,7 @@ from kg.errors import StoreError
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
-from web import enrichment_search, review, runs, sparql
-from web import dumps, feed, sparql
+from web import dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs, sparql
 from web.oai import views as oai
 
 
@@ -28,12 +27,11 @@ def _version() -> str:
 
 
 def home():
-    store: Store = _store()
-    stats = store.stats()
+    context = pages_browse.home_context()
     hierarchy = Hierarchy.load()
     classes = [(hierarchy.label(iri) or iri.rsplit("/", 1)[-1], count)
-               for iri, count in sorted(stats["classes"].items(), key=lambda kv: -kv[1])]
-    return render_template("home.html", stats=stats, classes=classes, version=_version())
+               for iri, count in sorted(context["stats"]["classes"].items(), key=lambda kv: -kv[1])]
+    return render_template("home.html", classes=classes, version=_version(), **context)
 
 
 def health():
@@ -75,6 +73,14 @@ ROUTES = [
     ("/dumps/<name>", "dump", dumps.dataset_dump, dumps.METHODS),
     ("/activity", "activity", feed.activity_collection, ["GET"]),
     ("/activity/page", "activity_page", feed.activity_page, ["GET"]),
+    # Linked-data pages: dereferencing, pages for people, data for programs, browsing
+    ("/id/<kind>/<path:key>", "identify", dereference.identify, ["GET", "HEAD"]),
+    ("/page/<kind>/<path:key>", "page", pages.resource_page, ["GET", "HEAD"]),
+    ("/page", "foreign_page", pages.foreign_page, ["GET", "HEAD"]),
+    ("/data/<kind>/<path:key>", "data", dereference.data, ["GET", "HEAD"]),
+    ("/data", "foreign_data", dereference.foreign_data, ["GET", "HEAD"]),
+    ("/browse", "browse", pages_browse.browse_index, ["GET", "HEAD"]),
+    ("/browse/<facet>", "browse_facet", pages_browse.browse_facet, ["GET", "HEAD"]),
 ]
 
 
@@ -88,6 +94,7 @@ def create_app(store: Store, settings: Settings) -> Flask:
     or until ``app.extensions["mouseion.executor"].close()``. A store on a SPARQL server (``Store.connect``)
     gets the executor that forwards queries to that server instead."""
     from kg.backends import RemoteBackend
+    from kg.describe import Describer
     from sparql.executor import Executor
     from sparql.executor_remote import RemoteExecutor
     from sparql.protocol import Service
@@ -100,6 +107,7 @@ def create_app(store: Store, settings: Settings) -> Flask:
     atexit.register(executor.close)
     app.extensions["mouseion.executor"] = executor
     app.extensions["mouseion.sparql"] = Service(store, settings, executor)
+    app.extensions["mouseion.describer"] = Describer(store)
     for rule, endpoint, view, methods in ROUTES:
         app.add_url_rule(rule, endpoint, view, methods=methods)
     return app
