@@ -41,6 +41,7 @@ class Settings:
     query_workers: int = _setting(2, "Worker processes that evaluate SPARQL queries.")
     union_default_graph: bool = _setting(True, "The SPARQL default graph is the union of the public graphs (off: the store's own default graph).")
     bare_store: bool = _setting(False, "Hold only what clients write: no ontology graphs, no change-log graph until a record arrives (protocol conformance runs).")
+    search_index: str = _setting("", "SQLite file of the search index (empty: beside the store directory, `<store>.search.sqlite`; in memory for an in-memory or remote store).")
     host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
     port: int = _setting(8000, "Port `mouseion serve` listens on.")
 

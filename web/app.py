@@ -11,10 +11,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, jsonify, render_template
 
+from kg.search import SearchIndex, index_location
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
-from web import sparql
+from web import search, sparql
 
 
 def _version() -> str:
@@ -51,6 +52,9 @@ ROUTES = [
     ("/sparql", "sparql", sparql.sparql_endpoint, sparql.METHODS),
     ("/sparql/graphs", "graph_store", sparql.graph_store, sparql.METHODS),
     ("/.well-known/void", "void", sparql.void, sparql.METHODS),
+    # full-text search with facets: a page for people, the same search as JSON
+    ("/search", "search", search.search_page, ["GET"]),
+    ("/api/search", "search_api", search.search_api, ["GET"]),
 ]
 
 
@@ -76,6 +80,7 @@ def create_app(store: Store, settings: Settings) -> Flask:
     atexit.register(executor.close)
     app.extensions["mouseion.executor"] = executor
     app.extensions["mouseion.sparql"] = Service(store, settings, executor)
+    app.extensions["mouseion.search"] = SearchIndex.attach(store, index_location(settings.search_index, store.path))
     for rule, endpoint, view, methods in ROUTES:
         app.add_url_rule(rule, endpoint, view, methods=methods)
     return app
