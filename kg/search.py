@@ -362,12 +362,15 @@ class _Reader:
             self.labels[iri] = {k: sorted(v) for k, v in sorted(found.items())}
         return self.labels[iri]
 
-    def describe(self, key: str, known_iri: str | None = None) -> Document | None:
+    def describe(self, key: str, known_iri: str | None = None, triples=None) -> Document | None:
+        """The row of record ``key``, read from the store (or from ``triples``: what was just written)."""
         store = self.store
         graph = store.uris.record_graph(key)
         by_subject: dict[object, list[tuple[str, object]]] = {}
-        for quad in store.backend.quads(None, None, None, graph):
-            by_subject.setdefault(quad.subject, []).append((quad.predicate.value, quad.object))
+        if triples is None:
+            triples = (q.triple for q in store.backend.quads(None, None, None, graph))
+        for triple in triples:
+            by_subject.setdefault(triple.subject, []).append((triple.predicate.value, triple.object))
         if not by_subject:
             return None
         meta = {q.predicate.value: q.object for q in store.backend.quads(graph, None, None, store.uris.meta_graph)}
@@ -650,14 +653,15 @@ class SearchIndex:
 
     # ------------------------------------------------------------ keeping in step
 
-    def on_write(self, outcomes, graphs) -> None:
-        """``Store.listeners`` entry: called after every committed ``Store.write``."""
+    def on_write(self, outcomes, graphs, records=()) -> None:
+        """``Store.listeners`` entry: called after every committed ``Store.write`` with what it wrote."""
         changed = [o.key for o in outcomes if o.status in ("created", "modified")]
         deleted = [o.key for o in outcomes if o.status == "deleted"]
         if not changed and not deleted and not graphs:
             return
+        written = {r.key: r.triples for r in records}
         try:
-            self.apply(changed, deleted, list(graphs))
+            self.apply(changed, deleted, list(graphs), written=written)
         except Exception:  # noqa: BLE001 - the store has committed: the write must not be reported as failed;
             # the index repairs itself from the change log before it answers again
             log.exception("search index update failed; it will catch up before the next search")
@@ -693,9 +697,11 @@ class SearchIndex:
             return self.catch_up()
 
     def apply(self, changed: Sequence[str], deleted: Sequence[str], graphs: Sequence = (),
-              extra_subjects: Iterable[str] = ()) -> None:
+              extra_subjects: Iterable[str] = (), written: Mapping[str, list] | None = None) -> None:
         """Rewrite the rows of ``changed`` records, remove ``deleted`` ones, refresh run graphs'
-        suggestions, then rewrite every row that names a thing whose labels changed."""
+        suggestions, then rewrite every row that names a thing whose labels changed. ``written``: the
+        statements just committed for some of the changed records, which spares reading them back."""
+        written = written or {}
         with self._lock:
             db = self._writer
             reader = _Reader(self.store)
@@ -718,7 +724,7 @@ class SearchIndex:
                 with _transaction(db):
                     for key in chunk:
                         known = db.execute("SELECT iri FROM docs WHERE key = ?", (key,)).fetchone()
-                        doc = reader.describe(key, known[0] if known else None)
+                        doc = reader.describe(key, known[0] if known else None, written.get(key))
                         self._remove(db, key)
                         if doc is not None:
                             self._put(db, doc)

@@ -141,8 +141,8 @@ class Store:
         self.hierarchy = Hierarchy.load()
         #: bumped by every write of this process: readers of checkpoints know when theirs is stale
         self.generation = 0
-        #: called as ``listener(outcomes, graphs)`` after every committed ``write`` (graphs: the vocabulary
-        #: and plain graphs it replaced); derived indexes (kg.search) keep in step through it
+        #: called as ``listener(outcomes, graphs, records)`` after every committed ``write`` (graphs: the
+        #: vocabulary and plain graphs it replaced); derived indexes (kg.search) keep in step through it
         self.listeners: list = []
 
     # ---------------------------------------------------------------- opening
@@ -321,7 +321,7 @@ class Store:
             self._update(writes.text())
         touched = [self.uris.vocab_graph(v.name) for v in vocabularies] + list(graphs)
         for listener in self.listeners:
-            listener(outcomes, touched)
+            listener(outcomes, touched, records)
         return outcomes
 
     def _stage_record(self, writes: "_Writes", record: Record, state: RecordState | None, now: str,
