@@ -881,9 +881,10 @@ class SearchIndex:
     def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery) -> dict:
         """Facet value counts, the year histogram and the flag counts within ``source``."""
         counts: dict[str, list[tuple[str, int]]] = {f: [] for f in FACET_NAMES}
-        join = "" if source == "docs" else f" JOIN {source} h ON h.id = f.doc"
-        for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM facets f{join} "
-                                          "GROUP BY f.facet, f.value"):
+        # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
+        # SQLite from scanning every facet row instead
+        scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
+        for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
             counts.setdefault(facet, []).append((value, n))
         narrow = (query.year_from is not None and query.year_to is not None
                   and query.year_to - query.year_from <= 150)
