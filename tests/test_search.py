@@ -304,3 +304,23 @@ def test_a_title_with_markup_renders_inert(store, site):
     assert hostile in [a.text_content() for a in tree.xpath("//ol[@class='hits']//h3/a")]
     assert "&lt;script&gt;" in body
     assert api(site, q="owned")["hits"][0]["title"] == hostile
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+def test_cli_load_keeps_the_index_in_step_and_reindex_rebuilds_it(tmp_path, data_dir):
+    from tests.test_cli import mouseion
+    store_dir = tmp_path / "store"
+    edm = data_dir / "europeana-edm" / "records" / "metis-misc" / "europeana_oai_getRecord_rijksmuseum_90402_BK_1978_399.xml"
+    mouseion("load", str(edm), "--no-validate", store=store_dir)
+    index_file = tmp_path / "store.search.sqlite"
+    assert index_file.exists(), "the index lives beside the store directory"
+    store = Store.open(store_dir, BASE)
+    index = SearchIndex(store, str(index_file))
+    assert index.catch_up() == {"indexed": 0, "removed": 0}, "the load kept the index in step"
+    assert [h.iri for h in index.search(SearchQuery(text="Genf")).hits] == [RIJKS]
+    index.detach()
+    store.close()
+    del store
+    done = mouseion("reindex", store=store_dir)
+    assert "1 records indexed" in done.stdout
