@@ -588,7 +588,10 @@ class SearchIndex:
         self._writer = self._connect()
         #: bumped after every committed change; memos of this index check it
         self.generation = 0
-        self._browse_memo: tuple[int, dict] | None = None
+        #: facet counts of the whole index, and facet bitmaps, each with the ``changes`` it was made at
+        self._browse_memo: tuple[str, dict] | None = None
+        self._bitmaps: _Bitmaps | None = None
+        self._bitmaps_building = threading.Lock()
         #: set when applying a write failed: the next search catches up first
         self.stale = False
         self._prepare()
@@ -604,6 +607,7 @@ class SearchIndex:
         index = cls(store, str(location))
         index.catch_up()
         store.listeners.append(index.on_write)
+        index._build_bitmaps_later()
         return index
 
     def detach(self) -> None:
@@ -636,13 +640,14 @@ class SearchIndex:
         with self._lock:
             db = self._writer
             db.executescript(_SCHEMA)
-            found = dict(db.execute("SELECT name, value FROM meta"))
+            found = dict(db.execute("SELECT name, value FROM meta WHERE name != 'changes'"))
             wanted = {"version": INDEX_VERSION, "base": self.store.uris.base}
             if found and found != wanted:
                 log.info("search index %s was built for %s; rebuilding", self.location, found)
                 self._drop(db)
                 db.executescript(_SCHEMA)
             db.executemany("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", wanted.items())
+            db.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('changes', '0')")
             if self.memory:
                 db.execute("CREATE TEMP TABLE IF NOT EXISTS hits(id INTEGER PRIMARY KEY)")
 
@@ -693,7 +698,6 @@ class SearchIndex:
         with self._lock:
             self._drop(self._writer)
             self._prepare()
-            self._browse_memo = None
             return self.catch_up()
 
     def apply(self, changed: Sequence[str], deleted: Sequence[str], graphs: Sequence = (),
@@ -750,8 +754,9 @@ class SearchIndex:
                         self._remove(db, key)
                         if doc is not None:
                             self._put(db, doc)
+            with _transaction(db):  # readers in every process see that their memos are stale
+                db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'changes'")
             self.generation += 1
-            self._browse_memo = None
 
     def _remove(self, db: sqlite3.Connection, key: str) -> None:
         row = db.execute("SELECT id, refs FROM docs WHERE key = ?", (key,)).fetchone()
@@ -847,6 +852,7 @@ class SearchIndex:
                 source = "temp.hits"
             else:
                 source = "docs"
+            changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
             total = db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
             if expression:
                 rows = db.execute(
@@ -869,23 +875,32 @@ class SearchIndex:
             hits = [Hit(key, iri, json.loads(titles), sorted(classes.get(doc_id, [])), begin, end, bool(image),
                         bool(suggestions), snippet)
                     for doc_id, key, iri, titles, begin, end, image, suggestions, snippet in rows]
-            if source == "docs" and self._browse_memo and self._browse_memo[0] == self.generation:
+            if source == "docs" and self._browse_memo and self._browse_memo[0] == changes:
                 counted = self._browse_memo[1]
             else:
-                counted = self._count(db, source, query)
+                counted = self._count(db, source, query, total, changes)
                 if source == "docs":
-                    self._browse_memo = (self.generation, counted)
+                    self._browse_memo = (changes, counted)
         facets = self._facet_values(db, counted["facets"], query)
         return SearchResult(query, total, hits, facets, counted["years"], counted["flags"])
 
-    def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery) -> dict:
+    def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery, total: int, changes: str) -> dict:
         """Facet value counts, the year histogram and the flag counts within ``source``."""
-        counts: dict[str, list[tuple[str, int]]] = {f: [] for f in FACET_NAMES}
-        # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
-        # SQLite from scanning every facet row instead
-        scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
-        for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
-            counts.setdefault(facet, []).append((value, n))
+        counts: dict[str, list[tuple[str, int]]] | None = None
+        bitmaps = self._bitmaps
+        if source != "docs" and total >= _BITMAP_HITS:
+            if bitmaps is not None and bitmaps.changes == changes:
+                counts = bitmaps.count([i for (i,) in db.execute(f"SELECT id FROM {source}")],
+                                       {v for f, v in query.filters})
+            else:
+                self._build_bitmaps_later()
+        if counts is None:
+            counts = {f: [] for f in FACET_NAMES}
+            # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
+            # SQLite from scanning every facet row instead
+            scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
+            for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
+                counts.setdefault(facet, []).append((value, n))
         narrow = (query.year_from is not None and query.year_to is not None
                   and query.year_to - query.year_from <= 150)
         width = 10 if narrow else 100
@@ -896,6 +911,25 @@ class SearchIndex:
         image, suggestions = db.execute(
             f"SELECT COALESCE(SUM(d.has_image), 0), COALESCE(SUM(d.has_suggestions), 0) FROM docs d{where}").fetchone()
         return {"facets": counts, "years": years, "flags": {"image": image, "suggestions": suggestions}}
+
+    def _build_bitmaps_later(self) -> None:
+        """Build the facet bitmaps of the index as it is now, in a thread; searches count with SQL meanwhile."""
+        if self.memory or not self._bitmaps_building.acquire(blocking=False):
+            return
+
+        def build() -> None:
+            try:
+                db = sqlite3.connect(self.location, isolation_level=None)
+                try:
+                    self._bitmaps = _Bitmaps.build(db)
+                finally:
+                    db.close()
+            except sqlite3.Error:
+                log.exception("building the facet bitmaps failed; facets are counted with SQL")
+            finally:
+                self._bitmaps_building.release()
+
+        threading.Thread(target=build, name="mouseion-facet-bitmaps", daemon=True).start()
 
     def _facet_values(self, db: sqlite3.Connection, counts: dict[str, list[tuple[str, int]]],
                       query: SearchQuery) -> dict[str, list[FacetValue]]:
@@ -920,6 +954,67 @@ class SearchIndex:
     def count(self) -> int:
         with self._lock:
             return self._writer.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
+
+
+#: hit counts from which facets are counted with bitmaps rather than SQL
+_BITMAP_HITS = 3000
+
+
+class _Bitmaps:
+    """Facet counting for large results: each common facet value's documents as a bitmap (a Python int,
+    bit = document id), so a count is one AND and a popcount. Values are tried from the most frequent
+    down; once a value's total cannot beat the facet's current top ``FACET_LIMIT``, rarer ones cannot
+    either, so the top counts are exact. Values too rare to hold a bitmap are counted with SQL when a
+    facet's walk reaches them."""
+
+    def __init__(self, changes: str, values: dict[str, list[tuple[str, int, int | None]]]) -> None:
+        self.changes = changes
+        self.values = values  # facet → [(value, total, bitmap or None)], most frequent first
+
+    @classmethod
+    def build(cls, db: sqlite3.Connection, dense: int | None = None) -> "_Bitmaps":
+        """Bitmaps for the values held by at least ``dense`` documents (default: 0.5 %, at least 64),
+        so memory stays within 200 bitmaps' worth per facet row of a document."""
+        with _transaction(db):
+            changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
+            size = (db.execute("SELECT COALESCE(MAX(id), 0) FROM docs").fetchone()[0] >> 3) + 1
+            documents = db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
+            dense = dense if dense is not None else max(64, documents // 200)
+            totals = db.execute("SELECT facet, value, COUNT(*) FROM facets GROUP BY facet, value").fetchall()
+            values: dict[str, list[tuple[str, int, int | None]]] = {f: [] for f in FACET_NAMES}
+            for facet, value, total in sorted(totals, key=lambda r: (r[0], -r[2], r[1])):
+                bitmap = None
+                if total >= dense:
+                    mask = bytearray(size)
+                    for (doc,) in db.execute("SELECT doc FROM facets WHERE facet = ? AND value = ?", (facet, value)):
+                        mask[doc >> 3] |= 1 << (doc & 7)
+                    bitmap = int.from_bytes(mask, "little")
+                values.setdefault(facet, []).append((value, total, bitmap))
+        return cls(changes, values)
+
+    def count(self, ids: list[int], selected: set[str]) -> dict[str, list[tuple[str, int]]] | None:
+        """Top counts per facet (and the selected values' counts) within ``ids``; None where a facet
+        needs SQL (its walk reached a value without a bitmap)."""
+        mask = bytearray((max(ids) >> 3) + 1 if ids else 1)
+        for doc in ids:
+            mask[doc >> 3] |= 1 << (doc & 7)
+        hits = int.from_bytes(mask, "little")
+        counts: dict[str, list[tuple[str, int]]] = {}
+        for facet, values in self.values.items():
+            found: list[tuple[str, int]] = []
+            floor = 0  # the smallest count among the best FACET_LIMIT so far
+            for value, total, bitmap in values:
+                if len(found) >= FACET_LIMIT and total < floor and value not in selected:
+                    continue  # cannot enter the top: skip (selected values are still counted)
+                if bitmap is None:
+                    return None
+                n = (bitmap & hits).bit_count()
+                if n:
+                    found.append((value, n))
+                    if len(found) >= FACET_LIMIT:
+                        floor = sorted((c for _, c in found), reverse=True)[FACET_LIMIT - 1]
+            counts[facet] = found
+        return counts
 
 
 class _transaction:

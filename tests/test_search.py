@@ -324,3 +324,24 @@ def test_cli_load_keeps_the_index_in_step_and_reindex_rebuilds_it(tmp_path, data
     del store
     done = mouseion("reindex", store=store_dir)
     assert "1 records indexed" in done.stdout
+
+
+def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch):
+    """Large results count facets with bitmaps; the counts must be exactly SQL's."""
+    import sqlite3
+
+    import kg.search
+    queries = [SearchQuery(text="paper"), SearchQuery(text="paper", filters=(("material", PAPER),)),
+               SearchQuery(year_from=1700, year_to=1900)]
+    by_sql = [index.search(q) for q in queries]  # each below the bitmap threshold
+    db = sqlite3.connect(index.location, isolation_level=None)
+    index._bitmaps = kg.search._Bitmaps.build(db, dense=1)
+    db.close()
+    monkeypatch.setattr(kg.search, "_BITMAP_HITS", 1)
+    for query, expected in zip(queries, by_sql):
+        ids = list(range(1, 100000))
+        assert index._bitmaps.count(ids, set()) is not None  # the bitmap path, not the SQL fallback
+        found = index.search(query)
+        for facet in expected.facets:
+            assert [(v.value, v.count) for v in found.facets[facet]] == \
+                [(v.value, v.count) for v in expected.facets[facet]], (query, facet)
