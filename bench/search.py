@@ -178,7 +178,7 @@ def main() -> None:
                                        str(pages_file), str(static_port)], cwd=ROOT,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_until_answering(f"http://127.0.0.1:{static_port}{paths[0]}", static)
-            hammer(port, paths, len(paths) * 2, args.concurrency)  # warm both
+            hammer(port, paths, len(paths) * 3, args.concurrency)  # warm both
             hammer(static_port, paths, len(paths) * 2, args.concurrency)
             results = {}
             for name, where in (("mouseion /search", port), ("static copies", static_port)):

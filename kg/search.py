@@ -607,7 +607,6 @@ class SearchIndex:
         index = cls(store, str(location))
         index.catch_up()
         store.listeners.append(index.on_write)
-        index._build_bitmaps_later()
         return index
 
     def detach(self) -> None:
@@ -911,6 +910,10 @@ class SearchIndex:
         image, suggestions = db.execute(
             f"SELECT COALESCE(SUM(d.has_image), 0), COALESCE(SUM(d.has_suggestions), 0) FROM docs d{where}").fetchone()
         return {"facets": counts, "years": years, "flags": {"image": image, "suggestions": suggestions}}
+
+    def warm(self) -> None:
+        """Start building the facet bitmaps now (a serving process calls this once it starts)."""
+        self._build_bitmaps_later()
 
     def _build_bitmaps_later(self) -> None:
         """Build the facet bitmaps of the index as it is now, in a thread; searches count with SQL meanwhile."""

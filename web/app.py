@@ -81,6 +81,7 @@ def create_app(store: Store, settings: Settings) -> Flask:
     app.extensions["mouseion.executor"] = executor
     app.extensions["mouseion.sparql"] = Service(store, settings, executor)
     app.extensions["mouseion.search"] = SearchIndex.attach(store, index_location(settings.search_index, store.path))
+    app.extensions["mouseion.search"].warm()
     for rule, endpoint, view, methods in ROUTES:
         app.add_url_rule(rule, endpoint, view, methods=methods)
     return app
