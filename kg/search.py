@@ -885,31 +885,35 @@ class SearchIndex:
 
     def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery, total: int, changes: str) -> dict:
         """Facet value counts, the year histogram and the flag counts within ``source``."""
-        counts: dict[str, list[tuple[str, int]]] | None = None
-        bitmaps = self._bitmaps
-        if source != "docs" and total >= _BITMAP_HITS:
-            if bitmaps is not None and bitmaps.changes == changes:
-                counts = bitmaps.count([i for (i,) in db.execute(f"SELECT id FROM {source}")],
-                                       {v for f, v in query.filters})
-            else:
-                self._build_bitmaps_later()
-        if counts is None:
-            counts = {f: [] for f in FACET_NAMES}
-            # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
-            # SQLite from scanning every facet row instead
-            scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
-            for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
-                counts.setdefault(facet, []).append((value, n))
         narrow = (query.year_from is not None and query.year_to is not None
                   and query.year_to - query.year_from <= 150)
         width = 10 if narrow else 100
+        bitmaps = self._bitmaps
+        if source != "docs" and total >= _BITMAP_HITS:
+            if bitmaps is not None and bitmaps.changes == changes:
+                hits = bitmaps.mask([i for (i,) in db.execute(f"SELECT id FROM {source}")])
+                counts = bitmaps.count(hits, {v for f, v in query.filters})
+                return {"facets": counts if counts is not None else self._sql_facets(db, source),
+                        "years": bitmaps.years(hits, width), "flags": bitmaps.flag_counts(hits)}
+            self._build_bitmaps_later()
         where = "" if source == "docs" else f" WHERE d.id IN (SELECT id FROM {source})"
         years = [(bucket, bucket + width - 1, n) for bucket, n in db.execute(
             f"SELECT ((d.begin_year + 100000) / {width}) * {width} - 100000 AS bucket, COUNT(*) FROM docs d{where}"
             f"{' AND' if where else ' WHERE'} d.begin_year IS NOT NULL GROUP BY bucket ORDER BY bucket")]
         image, suggestions = db.execute(
             f"SELECT COALESCE(SUM(d.has_image), 0), COALESCE(SUM(d.has_suggestions), 0) FROM docs d{where}").fetchone()
-        return {"facets": counts, "years": years, "flags": {"image": image, "suggestions": suggestions}}
+        return {"facets": self._sql_facets(db, source), "years": years,
+                "flags": {"image": image, "suggestions": suggestions}}
+
+    @staticmethod
+    def _sql_facets(db: sqlite3.Connection, source: str) -> dict[str, list[tuple[str, int]]]:
+        counts: dict[str, list[tuple[str, int]]] = {f: [] for f in FACET_NAMES}
+        # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
+        # SQLite from scanning every facet row instead
+        scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
+        for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
+            counts.setdefault(facet, []).append((value, n))
+        return counts
 
     def warm(self) -> None:
         """Start building the facet bitmaps now (a serving process calls this once it starts)."""
@@ -964,15 +968,18 @@ _BITMAP_HITS = 3000
 
 
 class _Bitmaps:
-    """Facet counting for large results: each common facet value's documents as a bitmap (a Python int,
-    bit = document id), so a count is one AND and a popcount. Values are tried from the most frequent
-    down; once a value's total cannot beat the facet's current top ``FACET_LIMIT``, rarer ones cannot
-    either, so the top counts are exact. Values too rare to hold a bitmap are counted with SQL when a
-    facet's walk reaches them."""
+    """Counting for large results: each common facet value's documents as a bitmap (a Python int, bit =
+    document id), so a count is one AND and a popcount; likewise each decade of begin years and the two
+    flags. Facet values are tried from the most frequent down; once a value's total cannot beat the
+    facet's current top ``FACET_LIMIT``, rarer ones cannot either, so the top counts are exact. Values too
+    rare to hold a bitmap are counted with SQL when a facet's walk reaches them."""
 
-    def __init__(self, changes: str, values: dict[str, list[tuple[str, int, int | None]]]) -> None:
+    def __init__(self, changes: str, values: dict[str, list[tuple[str, int, int | None]]],
+                 decades: list[tuple[int, int]], flags: dict[str, int]) -> None:
         self.changes = changes
         self.values = values  # facet → [(value, total, bitmap or None)], most frequent first
+        self.decades = decades  # (first year of the decade, bitmap)
+        self.flags = flags
 
     @classmethod
     def build(cls, db: sqlite3.Connection, dense: int | None = None) -> "_Bitmaps":
@@ -983,25 +990,37 @@ class _Bitmaps:
             size = (db.execute("SELECT COALESCE(MAX(id), 0) FROM docs").fetchone()[0] >> 3) + 1
             documents = db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
             dense = dense if dense is not None else max(64, documents // 200)
+
+            def bitmap(rows) -> int:
+                mask = bytearray(size)
+                for (doc,) in rows:
+                    mask[doc >> 3] |= 1 << (doc & 7)
+                return int.from_bytes(mask, "little")
+
             totals = db.execute("SELECT facet, value, COUNT(*) FROM facets GROUP BY facet, value").fetchall()
             values: dict[str, list[tuple[str, int, int | None]]] = {f: [] for f in FACET_NAMES}
             for facet, value, total in sorted(totals, key=lambda r: (r[0], -r[2], r[1])):
-                bitmap = None
-                if total >= dense:
-                    mask = bytearray(size)
-                    for (doc,) in db.execute("SELECT doc FROM facets WHERE facet = ? AND value = ?", (facet, value)):
-                        mask[doc >> 3] |= 1 << (doc & 7)
-                    bitmap = int.from_bytes(mask, "little")
-                values.setdefault(facet, []).append((value, total, bitmap))
-        return cls(changes, values)
+                found = bitmap(db.execute("SELECT doc FROM facets WHERE facet = ? AND value = ?", (facet, value))) \
+                    if total >= dense else None
+                values.setdefault(facet, []).append((value, total, found))
+            decades = [(decade, bitmap(db.execute(
+                "SELECT id FROM docs WHERE begin_year >= ? AND begin_year < ?", (decade, decade + 10))))
+                for (decade,) in db.execute("SELECT DISTINCT ((begin_year + 100000) / 10) * 10 - 100000 FROM docs "
+                                            "WHERE begin_year IS NOT NULL ORDER BY 1").fetchall()]
+            flags = {"image": bitmap(db.execute("SELECT id FROM docs WHERE has_image = 1")),
+                     "suggestions": bitmap(db.execute("SELECT id FROM docs WHERE has_suggestions = 1"))}
+        return cls(changes, values, decades, flags)
 
-    def count(self, ids: list[int], selected: set[str]) -> dict[str, list[tuple[str, int]]] | None:
-        """Top counts per facet (and the selected values' counts) within ``ids``; None where a facet
-        needs SQL (its walk reached a value without a bitmap)."""
+    @staticmethod
+    def mask(ids: Sequence[int]) -> int:
         mask = bytearray((max(ids) >> 3) + 1 if ids else 1)
         for doc in ids:
             mask[doc >> 3] |= 1 << (doc & 7)
-        hits = int.from_bytes(mask, "little")
+        return int.from_bytes(mask, "little")
+
+    def count(self, hits: int, selected: set[str]) -> dict[str, list[tuple[str, int]]] | None:
+        """Top counts per facet (and the selected values' counts) within ``hits``; None when a facet
+        needs SQL (its walk reached a value without a bitmap)."""
         counts: dict[str, list[tuple[str, int]]] = {}
         for facet, values in self.values.items():
             found: list[tuple[str, int]] = []
@@ -1018,6 +1037,18 @@ class _Bitmaps:
                         floor = sorted((c for _, c in found), reverse=True)[FACET_LIMIT - 1]
             counts[facet] = found
         return counts
+
+    def years(self, hits: int, width: int) -> list[tuple[int, int, int]]:
+        buckets: dict[int, int] = {}
+        for decade, bitmap in self.decades:
+            n = (bitmap & hits).bit_count()
+            if n:
+                bucket = ((decade + 100000) // width) * width - 100000
+                buckets[bucket] = buckets.get(bucket, 0) + n
+        return [(bucket, bucket + width - 1, n) for bucket, n in sorted(buckets.items())]
+
+    def flag_counts(self, hits: int) -> dict[str, int]:
+        return {name: (bitmap & hits).bit_count() for name, bitmap in self.flags.items()}
 
 
 class _transaction:
