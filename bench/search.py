@@ -161,7 +161,7 @@ def main() -> None:
                                   env={**os.environ, "PYTHONPATH": str(ROOT), "MOUSEION_QUERY_WORKERS": "1"})
         static = None
         try:
-            wait_until_answering(f"http://127.0.0.1:{port}/-/health", server, timeout=600)
+            wait_until_answering(f"http://127.0.0.1:{port}/-/versions", server, timeout=600)
             paths = [url(p) for p in MIX]
             pages = {}
             for path in paths:
