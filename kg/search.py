@@ -45,6 +45,7 @@ import logging
 import re
 import sqlite3
 import threading
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -85,6 +86,8 @@ FACET_NAMES = tuple(f.name for f in FACETS)
 #: every request parameter a search understands; anything else is refused with a 400
 PARAMETERS = ("q", *FACET_NAMES, "from", "to", "image", "suggestions", "page", "page_size")
 MAX_PAGE_SIZE = 100
+#: results of more hits than this are listed in title order: ranking costs every match (add a word or a filter)
+RANK_LIMIT = 5000
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 32
 FACET_LIMIT = 12
@@ -246,6 +249,8 @@ class SearchResult:
     years: list[tuple[int, int, int]]
     #: counts of "yes" for the two flags within the result
     flags: dict[str, int] = field(default_factory=dict)
+    #: "relevance" (bm25), or "title" without words or with more than RANK_LIMIT hits
+    order: str = "relevance"
 
     @property
     def pages(self) -> int:
@@ -847,19 +852,36 @@ class SearchIndex:
         with _transaction(db):  # one snapshot for every part of the answer
             if conditions:
                 db.execute("DELETE FROM temp.hits")
-                db.execute("INSERT INTO temp.hits SELECT d.id FROM docs d WHERE " + " AND ".join(conditions), args)
+                if expression and len(conditions) == 1:
+                    # words only: straight from the full-text index, no row of docs read
+                    db.execute("INSERT INTO temp.hits SELECT rowid FROM fts WHERE fts MATCH ?", args)
+                else:
+                    db.execute("INSERT INTO temp.hits SELECT d.id FROM docs d WHERE " + " AND ".join(conditions), args)
                 source = "temp.hits"
             else:
                 source = "docs"
             changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
             total = db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
-            if expression:
+            ranked = expression is not None and total <= RANK_LIMIT
+            if ranked:
                 rows = db.execute(
                     "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, "
                     "snippet(fts, -1, char(2), char(3), '…', 14) FROM fts JOIN temp.hits h ON h.id = fts.rowid "
                     "JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? "
                     f"ORDER BY bm25(fts, {', '.join(map(str, _WEIGHTS))}), d.id LIMIT ? OFFSET ?",
                     (expression, query.page_size, offset)).fetchall()
+            elif expression:
+                # too many to rank (bm25 costs every match): in title order, with the shown hits' passages
+                rows = db.execute(
+                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
+                    f"FROM docs d WHERE d.id IN (SELECT id FROM {source}) ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
+                    (query.page_size, offset)).fetchall()
+                if rows:
+                    marks = ",".join("?" * len(rows))
+                    passages = dict(db.execute(
+                        "SELECT rowid, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts "
+                        f"WHERE fts MATCH ? AND rowid IN ({marks})", (expression, *[r[0] for r in rows])))
+                    rows = [(*r[:-1], passages.get(r[0])) for r in rows]
             else:
                 rows = db.execute(
                     "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
@@ -881,7 +903,8 @@ class SearchIndex:
                 if source == "docs":
                     self._browse_memo = (changes, counted)
         facets = self._facet_values(db, counted["facets"], query)
-        return SearchResult(query, total, hits, facets, counted["years"], counted["flags"])
+        return SearchResult(query, total, hits, facets, counted["years"], counted["flags"],
+                            "relevance" if ranked else "title")
 
     def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery, total: int, changes: str) -> dict:
         """Facet value counts, the year histogram and the flag counts within ``source``."""
@@ -892,8 +915,7 @@ class SearchIndex:
         if source != "docs" and total >= _BITMAP_HITS:
             if bitmaps is not None and bitmaps.changes == changes:
                 hits = bitmaps.mask([i for (i,) in db.execute(f"SELECT id FROM {source}")])
-                counts = bitmaps.count(hits, {v for f, v in query.filters})
-                return {"facets": counts if counts is not None else self._sql_facets(db, source),
+                return {"facets": bitmaps.count(hits, {v for f, v in query.filters}),
                         "years": bitmaps.years(hits, width), "flags": bitmaps.flag_counts(hits)}
             self._build_bitmaps_later()
         where = "" if source == "docs" else f" WHERE d.id IN (SELECT id FROM {source})"
@@ -972,19 +994,21 @@ class _Bitmaps:
     document id), so a count is one AND and a popcount; likewise each decade of begin years and the two
     flags. Facet values are tried from the most frequent down; once a value's total cannot beat the
     facet's current top ``FACET_LIMIT``, rarer ones cannot either, so the top counts are exact. Values too
-    rare to hold a bitmap are counted with SQL when a facet's walk reaches them."""
+    rare for a bitmap keep their document ids, looked up one by one when a facet's walk reaches them."""
 
-    def __init__(self, changes: str, values: dict[str, list[tuple[str, int, int | None]]],
-                 decades: list[tuple[int, int]], flags: dict[str, int]) -> None:
+    def __init__(self, changes: str, values: dict[str, list[tuple[str, int, object]]],
+                 decades: list[tuple[int, int]], flags: dict[str, int], size: int) -> None:
         self.changes = changes
-        self.values = values  # facet → [(value, total, bitmap or None)], most frequent first
+        #: facet → [(value, total, bitmap int, or for rare values the sorted document ids)], most frequent first
+        self.values = values
         self.decades = decades  # (first year of the decade, bitmap)
         self.flags = flags
+        self.size = size  # bytes of a bitmap
 
     @classmethod
     def build(cls, db: sqlite3.Connection, dense: int | None = None) -> "_Bitmaps":
-        """Bitmaps for the values held by at least ``dense`` documents (default: 0.5 %, at least 64),
-        so memory stays within 200 bitmaps' worth per facet row of a document."""
+        """Bitmaps for the values held by at least ``dense`` documents (default: 0.5 %, at least 64), so
+        memory stays within 200 bitmaps per facet; rarer values keep their document ids."""
         with _transaction(db):
             changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
             size = (db.execute("SELECT COALESCE(MAX(id), 0) FROM docs").fetchone()[0] >> 3) + 1
@@ -998,10 +1022,10 @@ class _Bitmaps:
                 return int.from_bytes(mask, "little")
 
             totals = db.execute("SELECT facet, value, COUNT(*) FROM facets GROUP BY facet, value").fetchall()
-            values: dict[str, list[tuple[str, int, int | None]]] = {f: [] for f in FACET_NAMES}
+            values: dict[str, list[tuple[str, int, object]]] = {f: [] for f in FACET_NAMES}
             for facet, value, total in sorted(totals, key=lambda r: (r[0], -r[2], r[1])):
-                found = bitmap(db.execute("SELECT doc FROM facets WHERE facet = ? AND value = ?", (facet, value))) \
-                    if total >= dense else None
+                rows = db.execute("SELECT doc FROM facets WHERE facet = ? AND value = ?", (facet, value))
+                found = bitmap(rows) if total >= dense else array("I", (doc for (doc,) in rows))
                 values.setdefault(facet, []).append((value, total, found))
             decades = [(decade, bitmap(db.execute(
                 "SELECT id FROM docs WHERE begin_year >= ? AND begin_year < ?", (decade, decade + 10))))
@@ -1009,28 +1033,29 @@ class _Bitmaps:
                                             "WHERE begin_year IS NOT NULL ORDER BY 1").fetchall()]
             flags = {"image": bitmap(db.execute("SELECT id FROM docs WHERE has_image = 1")),
                      "suggestions": bitmap(db.execute("SELECT id FROM docs WHERE has_suggestions = 1"))}
-        return cls(changes, values, decades, flags)
+        return cls(changes, values, decades, flags, size)
 
-    @staticmethod
-    def mask(ids: Sequence[int]) -> int:
-        mask = bytearray((max(ids) >> 3) + 1 if ids else 1)
+    def mask(self, ids: Sequence[int]) -> tuple[int, bytearray]:
+        """The hits as a bitmap, and as the bytes it was made of (for looking up single documents)."""
+        mask = bytearray(max(self.size, (max(ids) >> 3) + 1 if ids else 1))
         for doc in ids:
             mask[doc >> 3] |= 1 << (doc & 7)
-        return int.from_bytes(mask, "little")
+        return int.from_bytes(mask, "little"), mask
 
-    def count(self, hits: int, selected: set[str]) -> dict[str, list[tuple[str, int]]] | None:
-        """Top counts per facet (and the selected values' counts) within ``hits``; None when a facet
-        needs SQL (its walk reached a value without a bitmap)."""
+    def count(self, hits: tuple[int, bytearray], selected: set[str]) -> dict[str, list[tuple[str, int]]]:
+        """Top counts per facet (and the selected values' counts) within ``hits``."""
+        bits, raw = hits
         counts: dict[str, list[tuple[str, int]]] = {}
         for facet, values in self.values.items():
             found: list[tuple[str, int]] = []
             floor = 0  # the smallest count among the best FACET_LIMIT so far
-            for value, total, bitmap in values:
+            for value, total, members in values:
                 if len(found) >= FACET_LIMIT and total < floor and value not in selected:
                     continue  # cannot enter the top: skip (selected values are still counted)
-                if bitmap is None:
-                    return None
-                n = (bitmap & hits).bit_count()
+                if isinstance(members, int):
+                    n = (members & bits).bit_count()
+                else:
+                    n = sum(raw[doc >> 3] >> (doc & 7) & 1 for doc in members)
                 if n:
                     found.append((value, n))
                     if len(found) >= FACET_LIMIT:
@@ -1038,17 +1063,17 @@ class _Bitmaps:
             counts[facet] = found
         return counts
 
-    def years(self, hits: int, width: int) -> list[tuple[int, int, int]]:
+    def years(self, hits: tuple[int, bytearray], width: int) -> list[tuple[int, int, int]]:
         buckets: dict[int, int] = {}
         for decade, bitmap in self.decades:
-            n = (bitmap & hits).bit_count()
+            n = (bitmap & hits[0]).bit_count()
             if n:
                 bucket = ((decade + 100000) // width) * width - 100000
                 buckets[bucket] = buckets.get(bucket, 0) + n
         return [(bucket, bucket + width - 1, n) for bucket, n in sorted(buckets.items())]
 
-    def flag_counts(self, hits: int) -> dict[str, int]:
-        return {name: (bitmap & hits).bit_count() for name, bitmap in self.flags.items()}
+    def flag_counts(self, hits: tuple[int, bytearray]) -> dict[str, int]:
+        return {name: (bitmap & hits[0]).bit_count() for name, bitmap in self.flags.items()}
 
 
 class _transaction:

@@ -326,25 +326,39 @@ def test_cli_load_keeps_the_index_in_step_and_reindex_rebuilds_it(tmp_path, data
     assert "1 records indexed" in done.stdout
 
 
-def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch):
-    """Large results count facets with bitmaps; the counts must be exactly SQL's."""
+@pytest.mark.parametrize("dense", [1, 10**9], ids=["bitmaps", "document-ids"])
+def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch, dense):
+    """Large results count facets with bitmaps (rare values with their document ids); the counts must be
+    exactly SQL's."""
     import sqlite3
 
     import kg.search
     queries = [SearchQuery(text="paper"), SearchQuery(text="paper", filters=(("material", PAPER),)),
-               SearchQuery(year_from=1700, year_to=1900)]
+               SearchQuery(year_from=1700, year_to=1900), SearchQuery(text="turner")]
     by_sql = [index.search(q) for q in queries]  # each below the bitmap threshold
     with index._bitmaps_building:  # no background build may replace the bitmaps made here
         pass
     db = sqlite3.connect(index.location, isolation_level=None)
-    index._bitmaps = kg.search._Bitmaps.build(db, dense=1)
+    index._bitmaps = kg.search._Bitmaps.build(db, dense=dense)
     db.close()
     monkeypatch.setattr(kg.search, "_BITMAP_HITS", 1)
-    everything = index._bitmaps.mask(list(range(1, 100000)))
-    assert index._bitmaps.count(everything, set()) is not None  # the bitmap path, not the SQL fallback
+    kinds = {isinstance(members, int) for values in index._bitmaps.values.values() for _, _, members in values}
+    assert kinds == {dense == 1}
     for query, expected in zip(queries, by_sql):
         found = index.search(query)
         for facet in expected.facets:
             assert [(v.value, v.count) for v in found.facets[facet]] == \
                 [(v.value, v.count) for v in expected.facets[facet]], (query, facet)
         assert (found.years, found.flags, found.total) == (expected.years, expected.flags, expected.total)
+
+
+def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):
+    import kg.search
+    ranked = index.search(SearchQuery(text="paper"))
+    assert ranked.order == "relevance"
+    monkeypatch.setattr(kg.search, "RANK_LIMIT", 10)
+    listed = index.search(SearchQuery(text="paper"))
+    assert listed.order == "title" and listed.total == ranked.total
+    shown = [best for best in (next(iter(h.titles.values())).casefold() for h in listed.hits)]
+    assert shown == sorted(shown)
+    assert all(h.snippet and "\x02" in h.snippet for h in listed.hits)

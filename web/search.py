@@ -103,7 +103,7 @@ def describe(result: SearchResult) -> dict:
     return {"query": {"q": query.text, "filters": [{"facet": f, "value": v} for f, v in query.filters],
                       "from": query.year_from, "to": query.year_to, "image": query.has_image,
                       "suggestions": query.has_suggestions},
-            "total": result.total, **pages, "hits": hits, "facets": facets, "years": years, "flags": flags}
+            "total": result.total, "order": result.order, **pages, "hits": hits, "facets": facets, "years": years, "flags": flags}
 
 
 def _query() -> SearchQuery:
