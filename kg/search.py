@@ -861,7 +861,9 @@ class SearchIndex:
             else:
                 source = "docs"
             changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
-            total = db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
+            memo = self._browse_memo if source == "docs" and self._browse_memo and \
+                self._browse_memo[0] == changes else None
+            total = memo[1]["total"] if memo else db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
             ranked = expression is not None and total <= RANK_LIMIT
             if ranked:
                 rows = db.execute(
@@ -883,9 +885,10 @@ class SearchIndex:
                         f"WHERE fts MATCH ? AND rowid IN ({marks})", (expression, *[r[0] for r in rows])))
                     rows = [(*r[:-1], passages.get(r[0])) for r in rows]
             else:
+                within = "" if source == "docs" else f"WHERE d.id IN (SELECT id FROM {source}) "
                 rows = db.execute(
                     "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
-                    f"FROM docs d WHERE d.id IN (SELECT id FROM {source}) ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
+                    f"FROM docs d {within}ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
                     (query.page_size, offset)).fetchall()
             classes: dict[int, list[str]] = {}
             if rows:
@@ -896,12 +899,12 @@ class SearchIndex:
             hits = [Hit(key, iri, json.loads(titles), sorted(classes.get(doc_id, [])), begin, end, bool(image),
                         bool(suggestions), snippet)
                     for doc_id, key, iri, titles, begin, end, image, suggestions, snippet in rows]
-            if source == "docs" and self._browse_memo and self._browse_memo[0] == changes:
-                counted = self._browse_memo[1]
+            if memo:
+                counted = memo[1]
             else:
                 counted = self._count(db, source, query, total, changes)
                 if source == "docs":
-                    self._browse_memo = (changes, counted)
+                    self._browse_memo = (changes, {**counted, "total": total})
         facets = self._facet_values(db, counted["facets"], query)
         return SearchResult(query, total, hits, facets, counted["years"], counted["flags"],
                             "relevance" if ranked else "title")
@@ -986,7 +989,7 @@ class SearchIndex:
 
 
 #: hit counts from which facets are counted with bitmaps rather than SQL
-_BITMAP_HITS = 3000
+_BITMAP_HITS = 200
 
 
 class _Bitmaps:

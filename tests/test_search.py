@@ -335,9 +335,11 @@ def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch, dense):
     import kg.search
     queries = [SearchQuery(text="paper"), SearchQuery(text="paper", filters=(("material", PAPER),)),
                SearchQuery(year_from=1700, year_to=1900), SearchQuery(text="turner")]
-    by_sql = [index.search(q) for q in queries]  # each below the bitmap threshold
     with index._bitmaps_building:  # no background build may replace the bitmaps made here
         pass
+    monkeypatch.setattr(index, "_build_bitmaps_later", lambda: None)
+    index._bitmaps = None
+    by_sql = [index.search(q) for q in queries]  # no bitmaps: counted with SQL
     db = sqlite3.connect(index.location, isolation_level=None)
     index._bitmaps = kg.search._Bitmaps.build(db, dense=dense)
     db.close()
