@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import pyoxigraph as ox
-from pyoxigraph import BlankNode, Literal, NamedNode, Quad
+from pyoxigraph import BlankNode, Literal, NamedNode
 
 from kg.errors import MouseionError
 from kg.queries import named_query
