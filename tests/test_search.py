@@ -1,4 +1,4 @@
-"""Search (kg/search.py, web/search.py): the index over real records, kept in step with every write.
+"""Search (kg/search/, web/search.py): the index over real records, kept in step with every write.
 
 The store is a real on-disk one holding part of the bundled Tate sample (artworks with their artists
 and the materials and classification vocabularies) and the Europeana EDM records of
@@ -332,7 +332,8 @@ def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch, dense):
     exactly SQL's."""
     import sqlite3
 
-    import kg.search
+    import kg.search.counting
+    import kg.search.index
     queries = [SearchQuery(text="paper"), SearchQuery(text="paper", filters=(("material", PAPER),)),
                SearchQuery(year_from=1700, year_to=1900), SearchQuery(text="turner")]
     with index._bitmaps_building:  # no background build may replace the bitmaps made here
@@ -341,9 +342,9 @@ def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch, dense):
     index._bitmaps = None
     by_sql = [index.search(q) for q in queries]  # no bitmaps: counted with SQL
     db = sqlite3.connect(index.location, isolation_level=None)
-    index._bitmaps = kg.search._Bitmaps.build(db, dense=dense)
+    index._bitmaps = kg.search.counting._Bitmaps.build(db, dense=dense)
     db.close()
-    monkeypatch.setattr(kg.search, "_BITMAP_HITS", 1)
+    monkeypatch.setattr(kg.search.index, "_BITMAP_HITS", 1)
     kinds = {isinstance(members, int) for values in index._bitmaps.values.values() for _, _, members in values}
     assert kinds == {dense == 1}
     for query, expected in zip(queries, by_sql):
@@ -355,10 +356,11 @@ def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch, dense):
 
 
 def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):
-    import kg.search
+    import kg.search.counting
+    import kg.search.index
     ranked = index.search(SearchQuery(text="paper"))
     assert ranked.order == "relevance"
-    monkeypatch.setattr(kg.search, "RANK_LIMIT", 10)
+    monkeypatch.setattr(kg.search.index, "RANK_LIMIT", 10)
     listed = index.search(SearchQuery(text="paper"))
     assert listed.order == "title" and listed.total == ranked.total
     shown = [best for best in (next(iter(h.titles.values())).casefold() for h in listed.hits)]
