@@ -59,6 +59,7 @@ class Settings:
     oai_token_secret: str = _setting("", "Key that signs OAI-PMH resumption tokens; empty: a key kept in the store directory.")
     oai_suggestions: str = _setting("accepted", "Machine suggestions in OAI-PMH, exports and dumps: accepted, pending (accepted and pending) or none.")
     oai_admin_email: str = _setting("admin@example.org", "Contact address the OAI-PMH Identify response gives.")
+    search_index: str = _setting("", "SQLite file of the search index (empty: beside the store directory, `<store>.search.sqlite`; in memory for an in-memory or remote store).")
     host: str = _setting("127.0.0.1", "Address `mouseion serve` listens on.")
     port: int = _setting(8000, "Port `mouseion serve` listens on.")
 

@@ -149,6 +149,9 @@ class Store:
         self.generation = 0
         self._vault: Vault | None = None
         self._held: set[str] = set()  # keys of restricted records (kg.restriction)
+        #: called as ``listener(outcomes, graphs, records)`` after every committed ``write`` (graphs: the
+        #: vocabulary and plain graphs it replaced); derived indexes (kg.search) keep in step through it
+        self.listeners: list = []
 
     # ---------------------------------------------------------------- opening
 
@@ -346,6 +349,9 @@ class Store:
             self._write_fresh(writes)
         if writes.drops or writes.inserts:
             self._update(writes.text())
+        touched = [self.uris.vocab_graph(v.name) for v in vocabularies] + list(graphs)
+        for listener in self.listeners:
+            listener(outcomes, touched, records)
         return outcomes + [Outcome(r.key, "restricted") for r in held]
 
     # ---------------------------------------------------------------- restriction (kg.restriction)

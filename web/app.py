@@ -12,10 +12,11 @@ from importlib.metadata import PackageNotFoundError, version
 from flask import Flask, jsonify, render_template
 
 from kg.errors import StoreError
+from kg.search import SearchIndex, index_location
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
-from web import dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs, sparql
+from web import dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs, search, sparql
 from web.oai import views as oai
 
 
@@ -81,6 +82,9 @@ ROUTES = [
     ("/data", "foreign_data", dereference.foreign_data, ["GET", "HEAD"]),
     ("/browse", "browse", pages_browse.browse_index, ["GET", "HEAD"]),
     ("/browse/<facet>", "browse_facet", pages_browse.browse_facet, ["GET", "HEAD"]),
+    # full-text search with facets: a page for people, the same search as JSON
+    ("/search", "search", search.search_page, ["GET"]),
+    ("/api/search", "search_api", search.search_api, ["GET"]),
 ]
 
 
@@ -108,6 +112,8 @@ def create_app(store: Store, settings: Settings) -> Flask:
     app.extensions["mouseion.executor"] = executor
     app.extensions["mouseion.sparql"] = Service(store, settings, executor)
     app.extensions["mouseion.describer"] = Describer(store)
+    app.extensions["mouseion.search"] = SearchIndex.attach(store, index_location(settings.search_index, store.path))
+    app.extensions["mouseion.search"].warm()
     for rule, endpoint, view, methods in ROUTES:
         app.add_url_rule(rule, endpoint, view, methods=methods)
     return app

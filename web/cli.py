@@ -57,6 +57,15 @@ def _open(settings: Settings, read_only: bool = False):
     return store
 
 
+def _with_search(store, settings: Settings):
+    """Keep the search index in step with this command's writes (it catches up first). A remote store's
+    index lives in the serving process's memory, which catches up when it starts."""
+    from kg.search import SearchIndex, index_location
+    if store.path is not None or settings.search_index:
+        SearchIndex.attach(store, index_location(settings.search_index, store.path))
+    return store
+
+
 def _print_rejections(rejected: Sequence[Rejection], limit: int | None = None) -> None:
     for rejection in rejected[:limit]:
         print(f"rejected: {rejection}", file=sys.stderr)
@@ -72,7 +81,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     paths = list(args.paths) + (sample_paths() if args.sample else [])
     if not paths:
         raise MouseionError("nothing to load: name files, folders or archives, or pass --sample")
-    store = _open(settings)
+    store = _with_search(_open(settings), settings)
     bar = None
     if args.progress or (sys.stderr.isatty() and not args.events):
         from tqdm import tqdm
@@ -154,12 +163,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from kg.store import Store
     settings = _settings(args)
     store = Store.restore(args.input, settings.store, settings.base_uri, replace=args.force)
+    _with_search(store, settings)
     print(f"{store.backend.count()} quads restored into {settings.store}")
     return OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    for outcome in _open(_settings(args)).delete(args.keys):
+    settings = _settings(args)
+    for outcome in _with_search(_open(settings), settings).delete(args.keys):
         print(f"{outcome.status}: {outcome.key}")
     return OK
 
@@ -294,11 +305,28 @@ def cmd_retract(args: argparse.Namespace) -> int:
     from enrichment.runs import retract
     removed = retract(_open(_settings(args)), args.run, who=_who(args))
     print(f"run {args.run} retracted: {removed} statements removed; the run log keeps the retraction")
+    return OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from kg.edm_out import export
     settings = _settings(args)
     count = export(_open(settings), args.output, dataset=args.dataset, suggestions=settings.oai_suggestions)
     print(f"{count} EDM records written to {args.output}")
+    return OK
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from kg.search import SearchIndex, index_location
+    settings = _settings(args)
+    store = _open(settings)
+    location = index_location(settings.search_index, store.path)
+    if location == ":memory:":
+        raise MouseionError("this store's search index lives in the serving process's memory and is rebuilt "
+                            "when it starts; set MOUSEION_SEARCH_INDEX to keep one on disk")
+    index = SearchIndex(store, location)
+    done = index.rebuild()
+    print(f"search index {location}: {index.count()} records indexed ({done['indexed']} read from the store)")
     return OK
 
 
@@ -415,11 +443,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run id (see `mouseion runs`)")
     p.add_argument("--by", help="name recorded with the retraction (default: the login name)")
     p.set_defaults(func=cmd_retract)
+
     p = sub.add_parser("export", parents=[common], help="write one EDM RDF/XML file per record (zip or folder)")
     p.add_argument("format", choices=["edm"], help="the export format")
     p.add_argument("output", help="OUT.zip for a zip archive, else a folder")
     p.add_argument("--dataset", help="only this dataset")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("reindex", parents=[common], help="rebuild the search index from the store")
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("serve", parents=[common], help="serve the web application")
     p.add_argument("--sample", action="store_true", help="load the bundled sample first when the store is empty")

@@ -1,0 +1,480 @@
+"""The SQLite FTS5 index itself: schema, keeping in step with the store, catching up, searching."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import pyoxigraph as ox
+from pyoxigraph import NamedNode
+
+from kg.queries import named_query
+from kg.search.counting import _BITMAP_HITS, _Bitmaps, _transaction
+from kg.search.documents import Document, _Reader
+from kg.search.query import (FACET_LIMIT, FACET_NAMES, FacetValue, Hit, SearchQuery, SearchResult, best_label,
+                             match_expression)
+from ontology.namespaces import MOU
+
+log = logging.getLogger(__name__)
+
+#: bumped when what a row holds changes: an index of another version is rebuilt on opening
+INDEX_VERSION = "1"
+#: results of more hits than this are listed in title order: ranking costs every match (add a word or a filter)
+RANK_LIMIT = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS docs(
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, iri TEXT NOT NULL, hash TEXT,
+    titles TEXT NOT NULL, sort TEXT NOT NULL, begin_year INTEGER, end_year INTEGER,
+    has_image INTEGER NOT NULL, has_suggestions INTEGER NOT NULL, subjects TEXT NOT NULL, refs TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS docs_iri ON docs(iri);
+CREATE INDEX IF NOT EXISTS docs_sort ON docs(sort, id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, labels, descriptions, names,
+    tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS facets(facet TEXT NOT NULL, value TEXT NOT NULL, doc INTEGER NOT NULL,
+    PRIMARY KEY(facet, value, doc)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS facets_doc ON facets(doc, facet, value);
+CREATE TABLE IF NOT EXISTS refs(iri TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY(iri, doc)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS names(iri TEXT PRIMARY KEY, labels TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS suggested(graph TEXT NOT NULL, iri TEXT NOT NULL, PRIMARY KEY(graph, iri)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS suggested_iri ON suggested(iri);
+"""
+_TABLES = ("meta", "docs", "fts", "facets", "refs", "names", "suggested")
+#: weights of the FTS columns (title, labels, descriptions, names) in the bm25 ranking
+_WEIGHTS = (10.0, 4.0, 1.0, 2.0)
+_CHUNK = 500
+
+
+def index_location(configured: str, store_path: Path | None) -> str:
+    """Where the index lives: the setting when given; else beside the store directory
+    (``<store>.search.sqlite``); in memory for an in-memory or remote store.
+
+    >>> index_location("", Path("/srv/mouseion-data"))
+    '/srv/mouseion-data.search.sqlite'
+    >>> index_location("", None)
+    ':memory:'
+    """
+    if configured:
+        return configured
+    if store_path is None:
+        return ":memory:"
+    return str(store_path.with_name(store_path.name + ".search.sqlite"))
+
+
+def _chunks(items: Sequence, size: int = _CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class SearchIndex:
+    """The index of one store. ``attach`` is the way in: it catches up and starts listening."""
+
+    def __init__(self, store, location: str) -> None:
+        self.store = store
+        self.location = location
+        self.memory = location == ":memory:"
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        #: bumped after every committed change; memos of this index check it
+        self.generation = 0
+        #: facet counts of the whole index, and facet bitmaps, each with the ``changes`` it was made at
+        self._browse_memo: tuple[str, dict] | None = None
+        self._bitmaps: _Bitmaps | None = None
+        self._bitmaps_building = threading.Lock()
+        #: set when applying a write failed: the next search catches up first
+        self.stale = False
+        self._prepare()
+
+    @classmethod
+    def attach(cls, store, location: str | Path) -> "SearchIndex":
+        """The index at ``location``, caught up with ``store`` and listening to its writes (the one
+        already attached, when there is one: a store has one index per location)."""
+        for listener in store.listeners:
+            attached = getattr(listener, "__self__", None)
+            if isinstance(attached, cls) and attached.location == str(location):
+                return attached
+        index = cls(store, str(location))
+        index.catch_up()
+        store.listeners.append(index.on_write)
+        return index
+
+    def detach(self) -> None:
+        if self.on_write in self.store.listeners:
+            self.store.listeners.remove(self.on_write)
+        self._writer.close()
+
+    # ------------------------------------------------------------ connections and schema
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.memory:
+            Path(self.location).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None, timeout=30)
+        if not self.memory:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def _reader(self) -> sqlite3.Connection:
+        # one connection per thread over the WAL file: readers never wait for the writer
+        if self.memory:
+            return self._writer
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
+            db.execute("CREATE TEMP TABLE hits(id INTEGER PRIMARY KEY)")
+        return db
+
+    def _prepare(self) -> None:
+        with self._lock:
+            db = self._writer
+            db.executescript(_SCHEMA)
+            found = dict(db.execute("SELECT name, value FROM meta WHERE name != 'changes'"))
+            wanted = {"version": INDEX_VERSION, "base": self.store.uris.base}
+            if found and found != wanted:
+                log.info("search index %s was built for %s; rebuilding", self.location, found)
+                self._drop(db)
+                db.executescript(_SCHEMA)
+            db.executemany("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", wanted.items())
+            db.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('changes', '0')")
+            if self.memory:
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS hits(id INTEGER PRIMARY KEY)")
+
+    @staticmethod
+    def _drop(db: sqlite3.Connection) -> None:
+        for table in _TABLES:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+
+    # ------------------------------------------------------------ keeping in step
+
+    def on_write(self, outcomes, graphs, records=()) -> None:
+        """``Store.listeners`` entry: called after every committed ``Store.write`` with what it wrote."""
+        changed = [o.key for o in outcomes if o.status in ("created", "modified")]
+        deleted = [o.key for o in outcomes if o.status == "deleted"]
+        if not changed and not deleted and not graphs:
+            return
+        written = {r.key: r.triples for r in records}
+        try:
+            self.apply(changed, deleted, list(graphs), written=written)
+        except Exception:  # noqa: BLE001 - the store has committed: the write must not be reported as failed;
+            # the index repairs itself from the change log before it answers again
+            log.exception("search index update failed; it will catch up before the next search")
+            self.stale = True
+
+    def catch_up(self) -> dict[str, int]:
+        """Bring the index level with the store: records whose content hash differs, records gone, run
+        graphs, and the labels of every linked thing. Returns counts of what was redone."""
+        meta = self.store.uris.meta_graph
+        live: dict[str, str] = {}
+        for quad in self.store.backend.quads(None, MOU.contentHash, None, meta):
+            key = self.store.uris.key_of_graph(quad.subject)
+            if key is not None:
+                live[key] = quad.object.value
+        with self._lock:
+            indexed = dict(self._writer.execute("SELECT key, hash FROM docs"))
+            runs = {g for (g,) in self._writer.execute("SELECT DISTINCT graph FROM suggested")}
+            names = [iri for (iri,) in self._writer.execute("SELECT iri FROM names")]
+        prefix = self.store.uris.run_graph("").value
+        runs |= {g.value for g in self.store.backend.graphs() if isinstance(g, NamedNode) and g.value.startswith(prefix)}
+        changed = sorted(k for k, h in live.items() if indexed.get(k) != h)
+        deleted = sorted(k for k in indexed if k not in live)
+        self.apply(changed, deleted, [NamedNode(g) for g in sorted(runs)], extra_subjects=names)
+        self.stale = False
+        return {"indexed": len(changed), "removed": len(deleted)}
+
+    def rebuild(self) -> dict[str, int]:
+        """Throw the index away and build it again from the store (``mouseion reindex``)."""
+        with self._lock:
+            self._drop(self._writer)
+            self._prepare()
+            return self.catch_up()
+
+    def apply(self, changed: Sequence[str], deleted: Sequence[str], graphs: Sequence = (),
+              extra_subjects: Iterable[str] = (), written: Mapping[str, list] | None = None) -> None:
+        """Rewrite the rows of ``changed`` records, remove ``deleted`` ones, refresh run graphs'
+        suggestions, then rewrite every row that names a thing whose labels changed. ``written``: the
+        statements just committed for some of the changed records, which spares reading them back."""
+        written = written or {}
+        with self._lock:
+            db = self._writer
+            reader = _Reader(self.store)
+            subjects = set(extra_subjects)
+            done: set[str] = set()
+            run_prefix = self.store.uris.run_graph("").value
+            for chunk in _chunks(list(changed) + list(deleted)):
+                for (listed,) in db.execute(f"SELECT subjects FROM docs WHERE key IN ({','.join('?' * len(chunk))})", chunk):
+                    subjects.update(json.loads(listed))
+            for graph in graphs:
+                if isinstance(graph, NamedNode) and graph.value.startswith(run_prefix):
+                    continue
+                subjects.update(q.subject.value for q in self.store.backend.quads(None, None, None, graph)
+                                if isinstance(q.subject, NamedNode))
+            for chunk in _chunks(list(deleted)):
+                with _transaction(db):
+                    for key in chunk:
+                        self._remove(db, key)
+            for chunk in _chunks(list(changed)):
+                with _transaction(db):
+                    for key in chunk:
+                        known = db.execute("SELECT iri FROM docs WHERE key = ?", (key,)).fetchone()
+                        doc = reader.describe(key, known[0] if known else None, written.get(key))
+                        self._remove(db, key)
+                        if doc is not None:
+                            self._put(db, doc)
+                            subjects.update(doc.subjects)
+                        done.add(key)
+            with _transaction(db):
+                flagged = self._refresh_suggestions(db, [g for g in graphs if isinstance(g, NamedNode)
+                                                         and g.value.startswith(run_prefix)])
+                for chunk in _chunks(sorted(flagged)):
+                    marks = ",".join("?" * len(chunk))
+                    db.execute(f"UPDATE docs SET has_suggestions = EXISTS (SELECT 1 FROM suggested s WHERE s.iri = docs.iri)"
+                               f" WHERE iri IN ({marks})", chunk)
+                renamed = self._refresh_names(db, reader, subjects)
+            dependents: list[tuple[str, str]] = []
+            for chunk in _chunks(sorted(renamed)):
+                marks = ",".join("?" * len(chunk))
+                dependents += db.execute(f"SELECT DISTINCT d.key, d.iri FROM refs r JOIN docs d ON d.id = r.doc "
+                                         f"WHERE r.iri IN ({marks})", chunk).fetchall()
+            for chunk in _chunks(sorted({(k, i) for k, i in dependents if k not in done})):
+                with _transaction(db):
+                    for key, iri in chunk:
+                        doc = reader.describe(key, iri)
+                        self._remove(db, key)
+                        if doc is not None:
+                            self._put(db, doc)
+            with _transaction(db):  # readers in every process see that their memos are stale
+                db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'changes'")
+            self.generation += 1
+
+    def _remove(self, db: sqlite3.Connection, key: str) -> None:
+        row = db.execute("SELECT id, refs FROM docs WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return
+        doc_id, refs = row
+        db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
+        db.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
+        db.execute("DELETE FROM facets WHERE doc = ?", (doc_id,))
+        db.executemany("DELETE FROM refs WHERE iri = ? AND doc = ?", [(iri, doc_id) for iri in json.loads(refs)])
+
+    def _put(self, db: sqlite3.Connection, doc: Document) -> None:
+        title = best_label(doc.titles, ("en",))[0]
+        suggested = db.execute("SELECT EXISTS (SELECT 1 FROM suggested WHERE iri = ?)", (doc.iri,)).fetchone()[0]
+        cursor = db.execute(
+            "INSERT INTO docs(key, iri, hash, titles, sort, begin_year, end_year, has_image, has_suggestions, "
+            "subjects, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (doc.key, doc.iri, doc.hash, json.dumps(doc.titles, ensure_ascii=False, sort_keys=True),
+             title.casefold()[:200], doc.begin, doc.end, int(doc.has_image), suggested,
+             json.dumps(doc.subjects), json.dumps(sorted(doc.links))))
+        doc_id = cursor.lastrowid
+        db.execute("INSERT INTO fts(rowid, title, labels, descriptions, names) VALUES (?, ?, ?, ?, ?)",
+                   (doc_id, *("\n".join(dict.fromkeys(doc.text[c])) for c in ("title", "labels", "descriptions", "names"))))
+        db.executemany("INSERT OR IGNORE INTO facets(facet, value, doc) VALUES (?, ?, ?)",
+                       [(f, v, doc_id) for f, v in sorted(doc.facets)])
+        db.executemany("INSERT OR IGNORE INTO refs(iri, doc) VALUES (?, ?)", [(iri, doc_id) for iri in doc.links])
+        # labels of things seen for the first time; known ones change only through _refresh_names
+        db.executemany("INSERT OR IGNORE INTO names(iri, labels) VALUES (?, ?)",
+                       [(iri, json.dumps(labels, ensure_ascii=False)) for iri, labels in doc.links.items()])
+
+    def _refresh_names(self, db: sqlite3.Connection, reader: _Reader, subjects: set[str]) -> set[str]:
+        """Re-read the labels of the linked things among ``subjects``; those that changed."""
+        renamed = set()
+        for chunk in _chunks(sorted(subjects)):
+            marks = ",".join("?" * len(chunk))
+            for iri, stored in db.execute(f"SELECT iri, labels FROM names WHERE iri IN ({marks})", chunk).fetchall():
+                current = json.dumps(reader.names_of(iri), ensure_ascii=False)
+                if current != stored:
+                    db.execute("UPDATE names SET labels = ? WHERE iri = ?", (current, iri))
+                    renamed.add(iri)
+        return renamed
+
+    def _refresh_suggestions(self, db: sqlite3.Connection, graphs: Sequence[NamedNode]) -> set[str]:
+        """Which things each run graph has pending or accepted suggestions about; the things whose
+        flag may have changed."""
+        touched: set[str] = set()
+        query = named_query("search_suggested")
+        for graph in graphs:
+            touched.update(iri for (iri,) in db.execute("SELECT iri FROM suggested WHERE graph = ?", (graph.value,)))
+            db.execute("DELETE FROM suggested WHERE graph = ?", (graph.value,))
+            rows = self.store.query(query, union=False, substitutions={ox.Variable("g"): graph})
+            found = sorted({row["s"].value for row in rows if isinstance(row["s"], NamedNode)})
+            db.executemany("INSERT OR IGNORE INTO suggested(graph, iri) VALUES (?, ?)", [(graph.value, s) for s in found])
+            touched.update(found)
+        return touched
+
+    # ------------------------------------------------------------ searching
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        if self.stale:
+            self.catch_up()
+        if self.memory:
+            with self._lock:
+                return self._search(self._writer, query)
+        return self._search(self._reader(), query)
+
+    def _search(self, db: sqlite3.Connection, query: SearchQuery) -> SearchResult:
+        expression = match_expression(query.text)
+        conditions, args = [], []
+        if expression:
+            conditions.append("d.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
+            args.append(expression)
+        if query.year_from is not None:
+            conditions.append("d.end_year >= ?")
+            args.append(query.year_from)
+        if query.year_to is not None:
+            conditions.append("d.begin_year <= ?")
+            args.append(query.year_to)
+        if query.has_image is not None:
+            conditions.append("d.has_image = ?")
+            args.append(int(query.has_image))
+        if query.has_suggestions is not None:
+            conditions.append("d.has_suggestions = ?")
+            args.append(int(query.has_suggestions))
+        for facet, value in query.filters:
+            conditions.append("d.id IN (SELECT doc FROM facets WHERE facet = ? AND value = ?)")
+            args += [facet, value]
+        offset = (query.page - 1) * query.page_size
+        with _transaction(db):  # one snapshot for every part of the answer
+            if conditions:
+                db.execute("DELETE FROM temp.hits")
+                if expression and len(conditions) == 1:
+                    # words only: straight from the full-text index, no row of docs read
+                    db.execute("INSERT INTO temp.hits SELECT rowid FROM fts WHERE fts MATCH ?", args)
+                else:
+                    db.execute("INSERT INTO temp.hits SELECT d.id FROM docs d WHERE " + " AND ".join(conditions), args)
+                source = "temp.hits"
+            else:
+                source = "docs"
+            changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
+            memo = self._browse_memo if source == "docs" and self._browse_memo and \
+                self._browse_memo[0] == changes else None
+            total = memo[1]["total"] if memo else db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
+            ranked = expression is not None and total <= RANK_LIMIT
+            if ranked:
+                rows = db.execute(
+                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, "
+                    "snippet(fts, -1, char(2), char(3), '…', 14) FROM fts JOIN temp.hits h ON h.id = fts.rowid "
+                    "JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? "
+                    f"ORDER BY bm25(fts, {', '.join(map(str, _WEIGHTS))}), d.id LIMIT ? OFFSET ?",
+                    (expression, query.page_size, offset)).fetchall()
+            elif expression:
+                # too many to rank (bm25 costs every match): in title order, with the shown hits' passages
+                rows = db.execute(
+                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
+                    f"FROM docs d WHERE d.id IN (SELECT id FROM {source}) ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
+                    (query.page_size, offset)).fetchall()
+                if rows:
+                    marks = ",".join("?" * len(rows))
+                    passages = dict(db.execute(
+                        "SELECT rowid, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts "
+                        f"WHERE fts MATCH ? AND rowid IN ({marks})", (expression, *[r[0] for r in rows])))
+                    rows = [(*r[:-1], passages.get(r[0])) for r in rows]
+            else:
+                within = "" if source == "docs" else f"WHERE d.id IN (SELECT id FROM {source}) "
+                rows = db.execute(
+                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
+                    f"FROM docs d {within}ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
+                    (query.page_size, offset)).fetchall()
+            classes: dict[int, list[str]] = {}
+            if rows:
+                ids = [r[0] for r in rows]
+                for doc_id, value in db.execute(
+                        f"SELECT doc, value FROM facets WHERE facet = 'class' AND doc IN ({','.join('?' * len(ids))})", ids):
+                    classes.setdefault(doc_id, []).append(value)
+            hits = [Hit(key, iri, json.loads(titles), sorted(classes.get(doc_id, [])), begin, end, bool(image),
+                        bool(suggestions), snippet)
+                    for doc_id, key, iri, titles, begin, end, image, suggestions, snippet in rows]
+            if memo:
+                counted = memo[1]
+            else:
+                counted = self._count(db, source, query, total, changes)
+                if source == "docs":
+                    self._browse_memo = (changes, {**counted, "total": total})
+        facets = self._facet_values(db, counted["facets"], query)
+        return SearchResult(query, total, hits, facets, counted["years"], counted["flags"],
+                            "relevance" if ranked else "title")
+
+    def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery, total: int, changes: str) -> dict:
+        """Facet value counts, the year histogram and the flag counts within ``source``."""
+        narrow = (query.year_from is not None and query.year_to is not None
+                  and query.year_to - query.year_from <= 150)
+        width = 10 if narrow else 100
+        bitmaps = self._bitmaps
+        if source != "docs" and total >= _BITMAP_HITS:
+            if bitmaps is not None and bitmaps.changes == changes:
+                hits = bitmaps.mask([i for (i,) in db.execute(f"SELECT id FROM {source}")])
+                return {"facets": bitmaps.count(hits, {v for f, v in query.filters}),
+                        "years": bitmaps.years(hits, width), "flags": bitmaps.flag_counts(hits)}
+            self._build_bitmaps_later()
+        where = "" if source == "docs" else f" WHERE d.id IN (SELECT id FROM {source})"
+        years = [(bucket, bucket + width - 1, n) for bucket, n in db.execute(
+            f"SELECT ((d.begin_year + 100000) / {width}) * {width} - 100000 AS bucket, COUNT(*) FROM docs d{where}"
+            f"{' AND' if where else ' WHERE'} d.begin_year IS NOT NULL GROUP BY bucket ORDER BY bucket")]
+        image, suggestions = db.execute(
+            f"SELECT COALESCE(SUM(d.has_image), 0), COALESCE(SUM(d.has_suggestions), 0) FROM docs d{where}").fetchone()
+        return {"facets": self._sql_facets(db, source), "years": years,
+                "flags": {"image": image, "suggestions": suggestions}}
+
+    @staticmethod
+    def _sql_facets(db: sqlite3.Connection, source: str) -> dict[str, list[tuple[str, int]]]:
+        counts: dict[str, list[tuple[str, int]]] = {f: [] for f in FACET_NAMES}
+        # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
+        # SQLite from scanning every facet row instead
+        scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
+        for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
+            counts.setdefault(facet, []).append((value, n))
+        return counts
+
+    def warm(self) -> None:
+        """Start building the facet bitmaps now (a serving process calls this once it starts)."""
+        self._build_bitmaps_later()
+
+    def _build_bitmaps_later(self) -> None:
+        """Build the facet bitmaps of the index as it is now, in a thread; searches count with SQL meanwhile."""
+        if self.memory or not self._bitmaps_building.acquire(blocking=False):
+            return
+
+        def build() -> None:
+            try:
+                db = sqlite3.connect(self.location, isolation_level=None)
+                try:
+                    self._bitmaps = _Bitmaps.build(db)
+                finally:
+                    db.close()
+            except sqlite3.Error:
+                log.exception("building the facet bitmaps failed; facets are counted with SQL")
+            finally:
+                self._bitmaps_building.release()
+
+        threading.Thread(target=build, name="mouseion-facet-bitmaps", daemon=True).start()
+
+    def _facet_values(self, db: sqlite3.Connection, counts: dict[str, list[tuple[str, int]]],
+                      query: SearchQuery) -> dict[str, list[FacetValue]]:
+        selected = set(query.filters)
+        chosen: dict[str, list[tuple[str, int]]] = {}
+        for facet in FACET_NAMES:
+            ranked = sorted(counts.get(facet, []), key=lambda vn: (-vn[1], vn[0]))
+            top = ranked[:FACET_LIMIT]
+            top += [vn for vn in ranked[FACET_LIMIT:] if (facet, vn[0]) in selected]
+            shown = {v for v, _ in top}
+            top += [(v, 0) for f, v in query.filters if f == facet and v not in shown]
+            chosen[facet] = top
+        iris = sorted({v for values in chosen.values() for v, _ in values})
+        labels: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(iris):
+            for iri, stored in db.execute(f"SELECT iri, labels FROM names WHERE iri IN ({','.join('?' * len(chunk))})", chunk):
+                labels[iri] = {lang: values[0] for lang, values in json.loads(stored).items() if values}
+        hierarchy = self.store.hierarchy
+        return {facet: [FacetValue(v, n, labels.get(v) or hierarchy.labels(v), (facet, v) in selected)
+                        for v, n in values] for facet, values in chosen.items()}
+
+    def count(self) -> int:
+        with self._lock:
+            return self._writer.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
+
+

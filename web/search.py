@@ -1,0 +1,154 @@
+"""Search for people (``/search``, HTML) and programs (``/api/search``, JSON): one adapter over ``kg.search``.
+
+Both take the same parameters (``kg.search.PARAMETERS``) and answer from the same ``SearchResult``; the
+page is a plain ``GET`` form and links, so it works without JavaScript. Labels and titles are chosen by
+the request's ``Accept-Language``. A bad parameter is a ``400`` naming it: as a page with the form for
+people, as ``{"status", "message", "parameter"}`` for programs.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import current_app, jsonify, render_template, request
+
+from kg.search import FACETS, SearchError, SearchIndex, SearchQuery, SearchResult, best_label
+from ontology.namespaces import PREFIXES
+
+
+def index() -> SearchIndex:
+    return current_app.extensions["mouseion.search"]
+
+
+def languages() -> list[str]:
+    """The client's languages, most wanted first (``Accept-Language``), English last as a fallback."""
+    wanted = [lang for lang, _q in request.accept_languages if lang != "*"]
+    return wanted + ["en"]
+
+
+def compact(iri: str) -> str:
+    """``aat:300133025`` for an IRI under a known prefix: what a facet value without a label shows."""
+    for prefix, namespace in PREFIXES.items():
+        if iri.startswith(namespace.iri) and len(iri) > len(namespace.iri):
+            return f"{prefix}:{iri[len(namespace.iri):]}"
+    return iri
+
+
+def page_link(iri: str) -> str:
+    """The page of a thing: ``/page/{kind}/{key}`` for URIs minted here, ``/page?uri=…`` for foreign ones."""
+    base = current_app.extensions["mouseion.store"].uris.base
+    rest = iri[len(base) + 3:] if iri.startswith(base + "id/") else ""
+    root = request.script_root
+    if rest and "/" in rest and "#" not in rest and "?" not in rest:
+        return f"{root}/page/{rest}"
+    return f"{root}/page?{urlencode({'uri': iri})}"
+
+
+def label(labels: dict[str, str], iri: str, langs: list[str]) -> dict[str, str]:
+    chosen = best_label(labels, langs)
+    return {"label": chosen[0], "lang": chosen[1]} if chosen else {"label": compact(iri), "lang": ""}
+
+
+def snippet_parts(snippet: str | None) -> list[dict]:
+    """The passage as segments, ``match`` true for the words that matched (rendered as ``<mark>``)."""
+    if not snippet:
+        return []
+    parts = []
+    for piece in snippet.split("\x02"):
+        matched, _, rest = piece.partition("\x03") if "\x03" in piece else ("", "", piece)
+        if matched:
+            parts.append({"text": matched, "match": True})
+        if rest:
+            parts.append({"text": rest.replace("\n", " · "), "match": False})
+    return parts
+
+
+def link(query: SearchQuery, **changes) -> str:
+    return f"{request.path}?{urlencode(query.params(**changes))}"
+
+
+def describe(result: SearchResult) -> dict:
+    """The one answer shape: the JSON body, and what the page template reads."""
+    langs = languages()
+    query = result.query
+    hierarchy = current_app.extensions["mouseion.store"].hierarchy
+    hits = []
+    for hit in result.hits:
+        title, lang = best_label(hit.titles, langs) or (hit.key, "")
+        hits.append({
+            "uri": hit.iri, "key": hit.key, "page": page_link(hit.iri), "title": title, "lang": lang,
+            "classes": [{"value": c, **label(hierarchy.labels(c), c, langs)} for c in hit.classes],
+            "begin": hit.begin, "end": hit.end, "has_image": hit.has_image,
+            "has_suggestions": hit.has_suggestions, "snippet": snippet_parts(hit.snippet)})
+    facets = {}
+    for facet in FACETS:
+        values = []
+        for value in result.facets.get(facet.name, []):
+            chosen = list(query.filters)
+            if value.selected:
+                chosen.remove((facet.name, value.value))
+            else:
+                chosen.append((facet.name, value.value))
+            values.append({"value": value.value, **label(value.labels, value.value, langs), "count": value.count,
+                           "selected": value.selected, "href": link(query, filters=chosen)})
+        facets[facet.name] = {"title": facet.title, "values": values}
+    years = [{"from": first, "to": last, "count": n, "href": link(query, **{"from": first, "to": last})}
+             for first, last, n in result.years]
+    flags = {name: {"yes": count, "no": result.total - count, "href": link(query, **{name: "yes"}),
+                    "selected": getattr(query, "has_image" if name == "image" else "has_suggestions")}
+             for name, count in result.flags.items()}
+    pages = {"page": query.page, "page_size": query.page_size, "pages": result.pages,
+             "prev": link(query, page=query.page - 1) if query.page > 1 else None,
+             "next": link(query, page=query.page + 1) if query.page < result.pages else None}
+    return {"query": {"q": query.text, "filters": [{"facet": f, "value": v} for f, v in query.filters],
+                      "from": query.year_from, "to": query.year_to, "image": query.has_image,
+                      "suggestions": query.has_suggestions},
+            "total": result.total, "order": result.order, **pages, "hits": hits, "facets": facets, "years": years, "flags": flags}
+
+
+def _query() -> SearchQuery:
+    return SearchQuery.from_params(request.args.to_dict(flat=False))
+
+
+def search_page():
+    """``GET /search``: the form, the hits, the facets; a bad parameter is a 400 page with the form."""
+    from web.app import _version  # not at import time: web.app imports this module
+    try:
+        query = _query()
+    except SearchError as error:
+        return render_template("search.html", error=str(error), answer=None, query=SearchQuery(),
+                               version=_version(), clear=request.path), 400
+    answer = describe(index().search(query))
+    return render_template("search.html", error=None, answer=answer, query=query, version=_version(),
+                           clear=request.path, selected=_selected(answer, query))
+
+
+def _selected(answer: dict, query: SearchQuery) -> list[dict]:
+    """The filters in force, each with the link that removes it."""
+    chosen = []
+    for facet in FACETS:
+        for value in answer["facets"][facet.name]["values"]:
+            if value["selected"]:
+                chosen.append({"what": facet.title, "label": value["label"], "lang": value["lang"], "href": value["href"]})
+    if query.year_from is not None or query.year_to is not None:
+        span = f"{'' if query.year_from is None else query.year_from}–{'' if query.year_to is None else query.year_to}"
+        chosen.append({"what": "Years", "label": span, "lang": "", "href": link(query, **{"from": None, "to": None})})
+    for name, what, attribute in (("image", "Image", "has_image"), ("suggestions", "Machine suggestions", "has_suggestions")):
+        if getattr(query, attribute) is not None:
+            chosen.append({"what": what, "label": "yes" if getattr(query, attribute) else "no", "lang": "",
+                           "href": link(query, **{name: None})})
+    return chosen
+
+
+def search_api():
+    """``GET /api/search``: the same search as JSON (shape in the README)."""
+    try:
+        query = _query()
+    except SearchError as error:
+        response = jsonify(status=400, message=str(error), parameter=error.parameter)
+        response.status_code = 400
+        return response
+    response = jsonify(describe(index().search(query)))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
