@@ -452,7 +452,7 @@ def first_usable_image(reader: ImageReader, iris: list[str], size: int):
 # ------------------------------------------------------------------------------------ search
 
 def _image_index(store, settings) -> VectorIndex:
-    return VectorIndex.load(vectors_dir(store, settings), IMAGE_INDEX)
+    return VectorIndex.cached(vectors_dir(store, settings), IMAGE_INDEX)
 
 
 def similar_objects(store, iri: str, k: int = 10, *, settings=None) -> list[tuple[str, float]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -96,9 +97,30 @@ class VectorIndex:
             return []
         query = normalise(np.asarray(query, np.float32).reshape(1, -1))[0]
         scores = self.vectors @ query
-        order = sorted(range(len(self.iris)), key=lambda i: (-float(scores[i]), self.iris[i]))
+        wanted = min(len(self.iris), max(0, k) + 1)  # one more, in case ``exclude`` is among the best
+        if wanted == 0:
+            return []
+        # every row scoring at least the wanted-th best, so that ties at the edge are broken by IRI too
+        edge = np.partition(scores, len(scores) - wanted)[len(scores) - wanted]
+        candidates = np.flatnonzero(scores >= edge)
+        order = sorted(candidates, key=lambda i: (-float(scores[i]), self.iris[i]))
         out = [(self.iris[i], float(scores[i])) for i in order if self.iris[i] != exclude]
         return out[:max(0, k)]
+
+    @classmethod
+    def cached(cls, folder: Path, name: str) -> "VectorIndex":
+        """``load``, kept while the file is unchanged (pages ask for it on every view)."""
+        path = Path(folder) / f"{name}.npz"
+        try:
+            stat = path.stat()
+        except OSError:
+            return cls.load(folder, name)  # raises the NotFound that names the job to run
+        return _cached_load(str(folder), name, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _cached_load(folder: str, name: str, _mtime_ns: int, _size: int) -> VectorIndex:
+    return VectorIndex.load(Path(folder), name)
 
 
 def normalise(matrix: np.ndarray) -> np.ndarray:

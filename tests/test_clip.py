@@ -171,6 +171,14 @@ def test_similar_objects_and_text_to_image(tmp_path, data_dir, model_spec):
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(f"{root}/api/similar?uri={first}&k=0")
         assert error.value.code == 400
+        # the object page lists its look-alikes, best first, marked as machine-computed
+        with urllib.request.urlopen(f"{root}/page/object/test-img00") as response:
+            page = response.read().decode()
+        section = page[page.index('id="similar-heading"'):]
+        assert "Computed by machine" in section
+        hrefs = [f'href="/page/object/{iri.rsplit("/", 1)[1]}"' for iri, _ in similar]
+        assert all(h in section for h in hrefs)
+        assert section.index(hrefs[0]) < section.index(hrefs[1]) < section.index(hrefs[2])
 
 
 def test_quality_report_says_plainly_when_no_real_weights_are_configured(tmp_path, model_spec):

@@ -231,6 +231,7 @@ def _render(iri: str, kind: str | None = None, key: str | None = None):
     cat = catalogue(d)
     response = current_app.make_response(render_template(
         "resource.html", d=d, cat=cat, kind_name=KIND_NAMES.get(d.kind, "Resource"),
+        similar=similar_objects_of(iri, langs) if d.kind == "object" else [],
         schema=schema_org(d, cat), r=Renderer(hrefs()),
         data_links=[(data_path(iri, suffix), label, media) for suffix, label, media in DATA_FORMATS],
         sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0],
@@ -238,6 +239,24 @@ def _render(iri: str, kind: str | None = None, key: str | None = None):
     response.headers["Link"] = describedby_links(iri)
     response.headers["Vary"] = "Accept-Language"
     return response
+
+
+#: how many look-alikes an object page lists
+SIMILAR = 6
+
+
+def similar_objects_of(iri: str, langs: list[str]) -> list[tuple[str, str, float]]:
+    """(href, label, cosine) of the objects whose images look most like this one's, from the image
+    embeddings a clip-tagging run keeps; none before such a run (or for an object without an image)."""
+    from enrichment.clip_tagging import similar_objects
+    from kg.errors import NotFound
+    try:
+        found = similar_objects(current_app.extensions["mouseion.store"], iri, SIMILAR,
+                                settings=current_app.extensions["mouseion.settings"])
+    except NotFound:
+        return []
+    href, label = hrefs(), describer().labels.label
+    return [(href(other), label(other, langs), score) for other, score in found]
 
 
 _keys_lock = threading.Lock()
