@@ -171,6 +171,16 @@ def test_similar_objects_and_text_to_image(tmp_path, data_dir, model_spec):
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(f"{root}/api/similar?uri={first}&k=0")
         assert error.value.code == 400
+        # the search page and API search what the images show; by meaning needs the text index first
+        with urllib.request.urlopen(f"{root}/api/search?mode=image&q=a%20bronze%20ritual%20mask") as response:
+            answer = json.load(response)
+        assert answer["mode"] == "image" and [h["uri"] for h in answer["hits"]][:4] == [iri for iri, _ in found]
+        with urllib.request.urlopen(f"{root}/search?mode=image&q=a%20bronze%20ritual%20mask") as response:
+            page = response.read().decode()
+        assert page.index(answer["hits"][0]["page"]) < page.index(answer["hits"][1]["page"])
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"{root}/api/search?mode=meaning&q=river")
+        assert error.value.code == 400 and "enrich text-index" in json.load(error.value)["message"]
         # the object page lists its look-alikes, best first, marked as machine-computed
         with urllib.request.urlopen(f"{root}/page/object/test-img00") as response:
             page = response.read().decode()

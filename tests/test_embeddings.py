@@ -59,6 +59,17 @@ def test_semantic_search_over_titles_and_descriptions(tmp_path, settings):
     assert top("money made of silver") == "coin"
     assert top("a painting of stars at night") == "starry"
     assert top("bookkeeping records of a merchant fleet") == "ledger"
+    # the search page and its API, by meaning
+    import json
+    import urllib.request
+
+    from tests.test_review import served
+    with served(store, settings) as root:
+        with urllib.request.urlopen(f"{root}/api/search?mode=meaning&q=money%20made%20of%20silver") as response:
+            answer = json.load(response)
+        assert answer["hits"][0]["uri"].endswith("-coin") and answer["total"] == 4
+        with urllib.request.urlopen(f"{root}/search?mode=meaning&q=money%20made%20of%20silver") as response:
+            assert answer["hits"][0]["page"] in response.read().decode()
 
 
 @pytest.mark.slow

@@ -110,9 +110,50 @@ def _query() -> SearchQuery:
     return SearchQuery.from_params(request.args.to_dict(flat=False))
 
 
+#: searches by meaning over the embeddings enrichment keeps: ``mode`` → (module, function, the job that
+#: makes the embeddings). Words and facets are the index's; these rank by similarity and take no filters.
+VECTOR_MODES = {"meaning": ("enrichment.embeddings", "semantic_search", "text-index"),
+                "image": ("enrichment.clip_tagging", "text_to_image", "clip-tagging")}
+VECTOR_HITS = 20
+
+
+def _vector_answer(mode: str) -> dict:
+    """``mode=meaning`` (titles and descriptions) or ``mode=image`` (what the images show), for ``q``."""
+    from importlib import import_module
+
+    from kg.errors import ConfigError, NotFound
+    if mode not in VECTOR_MODES:
+        raise SearchError("mode", f"mode={mode!r} is not one of words, {', '.join(VECTOR_MODES)}")
+    extra = sorted(set(request.args) - {"mode", "q"})
+    if extra:
+        raise SearchError(extra[0], "a search by meaning takes only q (filters work with words)")
+    text = request.args.get("q", "").strip()
+    if not text:
+        raise SearchError("q", "a search by meaning needs some text")
+    module, function, job = VECTOR_MODES[mode]
+    store, settings = current_app.extensions["mouseion.store"], current_app.extensions["mouseion.settings"]
+    try:
+        found = getattr(import_module(module), function)(store, text, VECTOR_HITS, settings=settings)
+    except (NotFound, ConfigError) as error:
+        raise SearchError("mode", f"not available yet: {error} (`mouseion enrich {job}` makes it)") from None
+    labels = current_app.extensions["mouseion.describer"].labels
+    langs = languages()
+    return {"mode": mode, "q": text, "total": len(found),
+            "hits": [{"uri": iri, "page": page_link(iri), "title": labels.label(iri, langs), "score": round(score, 4)}
+                     for iri, score in found]}
+
+
 def search_page():
     """``GET /search``: the form, the hits, the facets; a bad parameter is a 400 page with the form."""
     from web.app import _version  # not at import time: web.app imports this module
+    if request.args.get("mode", "words") != "words":
+        try:
+            found = _vector_answer(request.args["mode"])
+        except SearchError as error:
+            return render_template("search_meaning.html", error=str(error), found=None, mode=request.args["mode"],
+                                   q=request.args.get("q", ""), version=_version()), 400
+        return render_template("search_meaning.html", error=None, found=found, mode=found["mode"], q=found["q"],
+                               version=_version())
     try:
         query = _query()
     except SearchError as error:
@@ -143,6 +184,10 @@ def _selected(answer: dict, query: SearchQuery) -> list[dict]:
 def search_api():
     """``GET /api/search``: the same search as JSON (shape in the README)."""
     try:
+        if request.args.get("mode", "words") != "words":
+            response = jsonify(_vector_answer(request.args["mode"]))
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
         query = _query()
     except SearchError as error:
         response = jsonify(status=400, message=str(error), parameter=error.parameter)
