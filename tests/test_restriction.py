@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import urllib.parse
 import sys
 from pathlib import Path
 
@@ -142,3 +143,41 @@ def test_cli_restrict_list_release(store, tmp_path):
     assert missing.returncode == 2 and "no restricted record no-such-key" in missing.stderr
     assert cli("release", key).returncode == 0
     assert cli("restricted").stdout == ""
+
+
+def test_a_restricted_record_is_gone_from_every_public_route(tmp_path, data_dir):
+    """Harvesters are told it is deleted; its page, data, search hits and dump lines are gone."""
+    import gzip
+    import json
+    import urllib.error
+    import urllib.request
+
+    from sickle import Sickle
+
+    from tests.oai_fixtures import harvest_store
+    from tests.test_oai_harvest import headers, wait_for_next_second
+    store = harvest_store(tmp_path, data_dir, artworks=5, edm=False)
+    key = "tate/A00001"
+    cho = next(t.subject.value for t in store.record_triples(key) if t.subject.value.endswith("/id/object/tate-A00001"))
+    title = next(t.object.value for t in store.record_triples(key)
+                 if t.subject.value == cho and t.predicate.value.endswith("#label"))
+    with running(store) as root:
+        client = Sickle(f"{root}oai", max_retries=0)
+        listed = headers(client.ListIdentifiers(metadataPrefix="edm"))
+        assert [deleted for identifier, deleted in listed if identifier.endswith(":" + key)] == [False]
+        before = store.record_states([key])[key].modified
+        wait_for_next_second(before)
+        store.restrict([key], reason="community request", by="curator")
+        wait_for_next_second(store.record_states([key])[key].modified)
+
+        announced = dict(headers(client.ListIdentifiers(metadataPrefix="edm")))
+        assert [deleted for identifier, deleted in announced.items() if identifier.endswith(":" + key)] == [True]
+        for path in ("page/object/tate-A00001", "data/object/tate-A00001.ttl"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(root + path)
+            assert error.value.code == 404, path
+        with urllib.request.urlopen(f"{root}api/search?q={urllib.parse.quote(title)}") as response:
+            assert cho not in [hit["uri"] for hit in json.load(response)["hits"]]
+        with urllib.request.urlopen(f"{root}dumps/tate.nq.gz") as response:
+            dump = gzip.decompress(response.read()).decode()
+        assert dump and cho not in dump
