@@ -62,7 +62,6 @@ def choose_model(work: Path, tiny: bool) -> tuple[str, str, str]:
         return configured.clip_model, configured.clip_weights, "configured weights"
     if tiny:
         return write_test_model(work / "tiny-clip"), "", "tiny test model (seeded random weights)"
-    import open_clip
     from open_clip.factory import get_model_config
     spec = write_test_model(work / "vit-b-32-random", architecture=get_model_config("ViT-B-32"))
     return spec, "", "ViT-B-32 architecture with seeded random weights (no real weights configured; same compute)"

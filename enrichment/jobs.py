@@ -26,7 +26,7 @@ from kg.errors import ConfigError
 from kg.settings import Settings
 from kg.store import Store, utc_now
 from enrichment.images import Fetcher
-from enrichment.job import Job, JobContext, Parameter, Progress, Target
+from enrichment.job import Job, JobContext, Progress, Target
 from enrichment.queries import named_query
 from enrichment.runs import Run, new_run_id, write_run
 

@@ -11,7 +11,6 @@ Virtuoso's default graph is the union of all graphs already.
 
 from __future__ import annotations
 
-import io
 import re
 import urllib.error
 import urllib.parse

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from tests.servers import serving_app
 from pyoxigraph import Literal, NamedNode, Triple
 
 from kg.ingest import load
@@ -134,19 +135,8 @@ class Answer:
 
 
 def serve(store: Store) -> Iterator[str]:
-    from waitress.server import create_server
-
-    from web.app import create_app
-    app = create_app(store, Settings.from_env({}, base_uri=BASE, query_workers=1))
-    server = create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        app.extensions["mouseion.executor"].close()
+    with serving_app(store, Settings.from_env({}, base_uri=BASE, query_workers=1)) as root:
+        yield root
 
 
 @pytest.fixture(scope="session")

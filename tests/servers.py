@@ -13,6 +13,30 @@ from pathlib import Path
 from typing import Iterator
 
 
+@contextmanager
+def serving_app(store, settings, *, port: int = 0, threads: int = 8) -> Iterator[str]:
+    """The whole application (``create_app``) served by waitress in a thread on loopback; yields
+    ``http://127.0.0.1:PORT`` (a fixed ``port`` lets a restarted server answer at the same URL)."""
+    import threading
+
+    from waitress.server import create_server
+
+    from web.app import create_app
+    app = create_app(store, settings)
+    server = create_server(app, host="127.0.0.1", port=port, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        # and the keep-alive connections clients still hold, which would keep the port bound
+        for channel in list(server._map.values()):
+            channel.close()
+        server.task_dispatcher.shutdown()
+        app.extensions["mouseion.executor"].close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from kg.errors import NotFound
 from kg.record import Origin, Record, Vocabulary
 from kg.settings import Settings
 from kg.store import Store
-from ontology.namespaces import CRM, DC, EDM, ORE, RDF, RDFS, SKOS
+from ontology.namespaces import CRM, DC, EDM, RDF, RDFS, SKOS
 from tests.enrichment_fixtures import BASE
 
 AAT = "http://vocab.getty.edu/aat/"

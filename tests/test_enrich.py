@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pyoxigraph import Literal, NamedNode, Variable
+from pyoxigraph import Literal
 
 from enrichment.clip_tagging import file_checksum, write_test_model
 from enrichment.jobs import run_job

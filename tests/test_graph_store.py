@@ -9,7 +9,7 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
-from tests.sparql_fixtures import BACKENDS, is_remote, real_store_on, snapshot
+from tests.sparql_fixtures import BACKENDS, real_store_on, snapshot
 from tests.test_sparql_protocol import TOKEN, call, focus_of, record_key, running
 
 TURTLE = b"""@prefix ex: <http://example.org/gsp/> .

@@ -5,7 +5,6 @@ across a server restart, and EDM records harvested back with every statement the
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +20,7 @@ from kg.settings import Settings
 from kg.store import Store, content_hash, utc_now
 from ontology.namespaces import MOU
 from tests.oai_fixtures import BASE, EDM_RECORDS, harvest_store
-from tests.servers import free_port
+from tests.servers import free_port, serving_app
 
 #: each test builds a store of real records and serves it over HTTP
 pytestmark = pytest.mark.slow
@@ -32,19 +31,9 @@ PAGE = 7
 @contextlib.contextmanager
 def serving(store: Store, port: int, **settings) -> Iterator[str]:
     """The application on a fixed loopback port (so that a restarted server answers at the same URL)."""
-    from waitress.server import create_server
-
-    from web.app import create_app
-    app = create_app(store, Settings.from_env({}, base_uri=BASE, query_workers=1, oai_page_size=PAGE, **settings))
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/oai"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        app.extensions["mouseion.executor"].close()
+    settings = Settings.from_env({}, base_uri=BASE, query_workers=1, oai_page_size=PAGE, **settings)
+    with serving_app(store, settings, port=port, threads=4) as root:
+        yield root + "/oai"
 
 
 @pytest.fixture()

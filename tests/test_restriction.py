@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import urllib.parse
 import sys
 from pathlib import Path
 

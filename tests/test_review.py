@@ -7,7 +7,6 @@ import contextlib
 import http.client
 import json
 import re
-import threading
 import urllib.parse
 from html import unescape
 from typing import Iterator
@@ -19,7 +18,8 @@ from enrichment.runs import (Agent, Run, Suggestion, accepted_triples, find_sugg
                              review, write_run)
 from kg.errors import NotFound
 from kg.store import utc_now
-from ontology.namespaces import CRM, MOU
+from ontology.namespaces import CRM
+from tests.servers import serving_app
 from tests.enrichment_fixtures import TOKEN, enrich_settings, image_store, snapshot
 
 AAT = "http://vocab.getty.edu/aat/"
@@ -105,19 +105,8 @@ def test_pages_show_pending_and_accepted_marked_oai_and_dumps_only_accepted(stor
 
 @contextlib.contextmanager
 def served(store, settings) -> Iterator[str]:
-    from waitress.server import create_server
-
-    from web.app import create_app
-    app = create_app(store, settings)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        app.extensions["mouseion.executor"].close()
+    with serving_app(store, settings, threads=4) as root:
+        yield root
 
 
 def call(method: str, url: str, form: dict | list | None = None, headers: dict | None = None):

@@ -22,6 +22,7 @@ import rdflib
 
 from kg.settings import Settings
 from kg.store import Store
+from tests.servers import serving_app
 from tests.sparql_fixtures import BACKENDS, BASE, is_remote, real_store_on, refused_on_remote, snapshot
 
 TOKEN = "s3cret-token"
@@ -34,20 +35,9 @@ RDFS_COMMENT = "http://www.w3.org/2000/01/rdf-schema#comment"
 @contextlib.contextmanager
 def running(store: Store, **settings) -> Iterator[str]:
     """The whole application served by waitress on a free loopback port; yields its root URL."""
-    from waitress.server import create_server
-
-    from web.app import create_app
     options = {"base_uri": BASE, "update_token": TOKEN, "query_workers": 2, **settings}
-    app = create_app(store, Settings.from_env({}, **options))
-    server = create_server(app, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}/"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        app.extensions["mouseion.executor"].close()
+    with serving_app(store, Settings.from_env({}, **options)) as root:
+        yield root + "/"
 
 
 def call(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
