@@ -30,7 +30,7 @@ PAGE = 7
 
 @contextlib.contextmanager
 def serving(store: Store, port: int, **settings) -> Iterator[str]:
-    """The application on a fixed loopback port (so that a restarted server answers at the same URL)."""
+    """The application on a loopback port, with a small OAI-PMH page size so that harvests take several pages."""
     settings = Settings.from_env({}, base_uri=BASE, query_workers=1, oai_page_size=PAGE, **settings)
     with serving_app(store, settings, port=port, threads=4) as root:
         yield root + "/oai"
@@ -131,16 +131,15 @@ def test_changes_during_a_harvest_are_neither_lost_nor_duplicated(folder):
 
 
 def test_harvest_resumes_across_a_server_restart(folder):
-    port = free_port()
     store = open_store(folder)
-    with serving(store, port) as url:
+    with serving(store, free_port()) as url:
         pages = Sickle(url, max_retries=0).ListIdentifiers(metadataPrefix="edm")
         before = [next(pages).identifier for _ in range(PAGE)]
         token = pages.resumption_token
         assert token.cursor == "0" and token.complete_list_size == "29" and token.expiration_date
     store.close()
     store = open_store(folder)                                  # a new process would do exactly this
-    with serving(store, port) as url:
+    with serving(store, free_port()) as url:  # a fresh port: the old one may linger in TIME_WAIT
         client = Sickle(url, max_retries=0)
         after = [h.identifier for h in client.ListIdentifiers(resumptionToken=token.token)]
         whole = [h.identifier for h in client.ListIdentifiers(metadataPrefix="edm")]
