@@ -189,15 +189,22 @@ class ChangeLog:
             keys = self._keys_at(stamp)
             start = bisect_right(keys, after[1]) if after is not None and stamp == _seconds(after[0]) else 0
             for key in keys[start:]:
-                item = self.describe(key)
-                # a record rewritten since the index was built has moved on: its new place is later
-                if item is None or item.modified != _datestamp(stamp) or not self.selected(item, selection):
+                item = self._listed_at(key, stamp, selection)
+                if item is None:
                     continue
                 found.append(item)
                 if len(found) == limit:
                     break
             index += 1
         return found
+
+    def _listed_at(self, key: str, stamp, selection: Selection) -> "Entry | None":
+        """The record's entry if it belongs at ``stamp`` in this selection. A record rewritten since the
+        datestamp index was built has moved on: its new place is later."""
+        item = self.describe(key)
+        if item is None or item.modified != _datestamp(stamp) or not self.selected(item, selection):
+            return None
+        return item
 
     def page_before(self, selection: Selection, *, before: tuple[str, str] | None, limit: int) -> list[Entry]:
         """Up to ``limit`` entries strictly before position ``before`` (None: the newest), oldest first."""
@@ -212,8 +219,8 @@ class ChangeLog:
             keys = self._keys_at(stamp)
             end = bisect_left(keys, before[1]) if before is not None and stamp == _seconds(before[0]) else len(keys)
             for key in reversed(keys[:end]):
-                item = self.describe(key)
-                if item is None or item.modified != _datestamp(stamp) or not self.selected(item, selection):
+                item = self._listed_at(key, stamp, selection)
+                if item is None:
                     continue
                 found.append(item)
                 if len(found) == limit:
