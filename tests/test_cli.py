@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import sys
 import urllib.request
 from pathlib import Path
@@ -141,15 +142,16 @@ def test_serve_answers_health_and_home(store_copy):
         for line in server.stderr:
             if "serving" in line.lower():
                 break
-        for _ in range(200):
+        deadline = time.monotonic() + 120  # the search index catches up before the socket opens
+        while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/health", timeout=5) as response:
                     health = json.loads(response.read())
                 break
             except OSError:
-                if server.poll() is not None:
+                if server.poll() is not None or time.monotonic() > deadline:
                     raise
-                continue
+                time.sleep(0.1)  # poll again until the deadline
         assert health == {"status": "ok", "store": "readable", "version": health["version"]}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             page = response.read().decode()
