@@ -30,7 +30,7 @@ class Backend(Protocol):
               substitutions: Mapping[ox.Variable, Term] | None = None, **dataset): ...
     def update(self, sparql: str) -> None: ...
     def extend(self, quads: list[Quad]) -> None: ...
-    def bulk_extend(self, quads: list[Quad]) -> None: ...
+    def bulk_load(self, nquads: bytes) -> None: ...
     def remove_graph(self, graph: NamedNode) -> None: ...
     def quads(self, s=None, p=None, o=None, g=None) -> Iterator[Quad]: ...
     def contains_graph(self, graph: NamedNode) -> bool: ...
@@ -56,9 +56,14 @@ class EmbeddedBackend:
     def extend(self, quads: list[Quad]) -> None:
         self.oxi.extend(quads)
 
-    def bulk_extend(self, quads: list[Quad]) -> None:
-        """Not transactional: the caller guards it (see ``Store._write_fresh``)."""
-        self.oxi.bulk_extend(quads)
+    def bulk_load(self, nquads: bytes) -> None:
+        """Not transactional: the caller guards it (see ``Store._write_fresh``).
+
+        pyoxigraph's bulk loader lets go of the GIL while it parses and writes (a batch load stages its
+        next batch meanwhile). Its parser gives blank nodes fresh labels, consistently within one call,
+        which RDF allows: a record's blank nodes are its own.
+        """
+        self.oxi.bulk_load(nquads, format=ox.RdfFormat.N_QUADS)
 
     def remove_graph(self, graph: NamedNode) -> None:
         self.oxi.remove_graph(graph)
@@ -163,7 +168,8 @@ class RemoteBackend:
             self.update("INSERT DATA {\n" + "".join(
                 f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}\n" for g, lines in graphs.items()) + "}")
 
-    bulk_extend = extend
+    def bulk_load(self, nquads: bytes) -> None:
+        self.extend(list(ox.parse(nquads, format=ox.RdfFormat.N_QUADS)))
 
     def remove_graph(self, graph: NamedNode) -> None:
         self.update(f"DROP SILENT GRAPH <{graph.value}>")

@@ -7,6 +7,7 @@ record into the change log. ``check`` runs the same pipeline without a store (``
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -145,17 +146,31 @@ def reject_violations(checked: Sequence[Checked]) -> tuple[list[Record], list[Re
 
 def load(store: Store, paths: Sequence[str], settings: Settings, *, dataset: str | None = None,
          progress: Progress | None = None) -> LoadReport:
-    """Load files into the store; each batch of valid records is one transaction."""
+    """Load files into the store; each batch of valid records is one write.
+
+    The store writes each batch on its writer thread while this one reads and validates the next;
+    ``progress`` hears of a batch once it is written.
+    """
     report = LoadReport()
     validator = Gate.default() if settings.validate else None
-    items = read_all(paths, settings, store.uris, dataset)
-    for records, vocabularies, rejected in batches(items, settings.batch_size):
-        accepted, refused = reject_violations(gate(records, validator))
-        report.rejected += rejected + refused
-        for outcome in store.commit(accepted, vocabularies):
+
+    def written(outcomes: list) -> None:
+        for outcome in outcomes:
             setattr(report, outcome.status, getattr(report, outcome.status) + 1)
-        report.vocabularies += len(vocabularies)
-        report.warnings.update({r.key: r.warnings for r in accepted if r.warnings})
-        if progress is not None:
+        if outcomes and progress is not None:
             progress(report.loaded, len(report.rejected))
+
+    try:
+        for records, vocabularies, rejected in batches(read_all(paths, settings, store.uris, dataset),
+                                                       settings.batch_size):
+            accepted, refused = reject_violations(gate(records, validator))
+            report.rejected += rejected + refused
+            report.vocabularies += len(vocabularies)
+            report.warnings.update({r.key: r.warnings for r in accepted if r.warnings})
+            written(store.commit_behind(accepted, vocabularies))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the batch in flight completes; the first error is the one told
+            store.settle()
+        raise
+    written(store.settle())
     return report

@@ -12,7 +12,7 @@ Layout (DESIGN.md "URIs and graphs"):
 
 A record's graph, its inferred graph and its change-log entry are written in one transaction (one
 SPARQL Update or pyoxigraph's ``extend``), except for records new to the store in a batch load, which
-take pyoxigraph's faster, non-transactional ``bulk_extend`` under a write-ahead marker (see
+take pyoxigraph's faster, non-transactional bulk loader under a write-ahead marker (see
 ``Store._write_fresh``). After a crash each record is wholly old or wholly new.
 
 >>> from kg.record import Origin, Record
@@ -35,6 +35,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -71,7 +72,8 @@ class RecordState:
 @dataclass(frozen=True)
 class Outcome:
     key: str
-    status: str  # "created" | "modified" | "unchanged" | "deleted"
+    status: str  # "created" | "modified" | "unchanged" | "deleted" | "restricted"
+    content_hash: str | None = None  # of what was written, for "created" and "modified"
 
 
 def utc_now() -> str:
@@ -79,8 +81,9 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def content_hash(triples: Sequence[Triple]) -> str:
-    """A hash of a record's statements that ignores order and blank-node labels.
+def content_hash(triples: Sequence[Triple], body: bytes | None = None) -> str:
+    """A hash of a record's statements that ignores order and blank-node labels (``body``: the triples
+    already serialised as N-Triples, when the caller has them).
 
     >>> from pyoxigraph import BlankNode, NamedNode, Triple
     >>> p = NamedNode("http://example.org/p")
@@ -93,7 +96,7 @@ def content_hash(triples: Sequence[Triple]) -> str:
         dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
         lines = sorted(str(q).encode() for q in dataset)
     else:  # one serialiser call instead of a str() per triple; the same lines, without the final " ."
-        body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+        body = body if body is not None else _ntriples(triples)
         lines = sorted({line[:-2] for line in body.split(b"\n") if line})
     digest = hashlib.sha256()
     for line in lines:
@@ -102,8 +105,13 @@ def content_hash(triples: Sequence[Triple]) -> str:
     return digest.hexdigest()
 
 
-def _ntriples(triples: Iterable[Triple]) -> str:
-    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()
+def _in_graph(ntriples: bytes, graph: NamedNode) -> bytes:
+    """N-Triples as N-Quads in ``graph``: every line ends in " .\n" (newlines inside literals are escaped)."""
+    return ntriples.replace(b" .\n", f" <{graph.value}> .\n".encode())
+
+
+def _ntriples(triples: Iterable[Triple]) -> bytes:
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
 
 
 def _dt(value: str) -> Literal:
@@ -114,7 +122,7 @@ class _Writes:
     """One transaction's worth of writes: SPARQL Update text, plus plain quads for brand-new records."""
 
     def __init__(self) -> None:
-        self.fresh: list[Quad] = []       # graphs of records new to the store
+        self.fresh: list[bytes] = []      # graphs of records new to the store, as N-Quads
         self.fresh_log: list[Quad] = []   # and their change-log entries
         self.fresh_graphs: list[NamedNode] = []
         self.drops: list[str] = []
@@ -130,11 +138,22 @@ class _Writes:
     def insert(self, graph: NamedNode | ox.DefaultGraph, triples: Sequence[Triple]) -> None:
         if not triples:
             return
-        body = _ntriples(triples)
+        body = _ntriples(triples).decode()
         self.inserts.append(body if isinstance(graph, ox.DefaultGraph) else f"GRAPH <{graph.value}> {{\n{body}}}\n")
 
     def text(self) -> str:
         return "".join(self.drops) + ("INSERT DATA {\n" + "".join(self.inserts) + "}" if self.inserts else "")
+
+
+@dataclass
+class _Staged:
+    """A write decided and built, not yet done (``Store._stage``, then ``_write_staged`` and ``_notify``)."""
+
+    writes: _Writes
+    outcomes: list[Outcome]
+    held: list[Outcome]      # restricted records: already in the vault
+    touched: list            # vocabulary and plain graphs replaced
+    records: Sequence[Record]
 
 
 class Store:
@@ -152,6 +171,8 @@ class Store:
         #: called as ``listener(outcomes, graphs, records)`` after every committed ``write`` (graphs: the
         #: vocabulary and plain graphs it replaced); derived indexes (kg.search) keep in step through it
         self.listeners: list = []
+        self._writer: ThreadPoolExecutor | None = None  # the writer thread of ``commit_behind``
+        self._behind: tuple[Future, _Staged] | None = None
 
     # ---------------------------------------------------------------- opening
 
@@ -215,7 +236,13 @@ class Store:
     def close(self) -> None:
         if not hasattr(self, "backend"):
             return  # closed already
-        self.backend.flush()
+        try:
+            self.settle()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None
+            self.backend.flush()
         if self._vault is not None:
             self._vault.close()
             self._vault = None
@@ -312,18 +339,64 @@ class Store:
                now: str | None = None) -> list[Outcome]:
         """Write a batch; each record wholly or not at all; unchanged records keep their datestamps.
 
-        Records new to the store go in one ``extend`` transaction (pyoxigraph's fastest transactional
-        write); records replacing an earlier version — their old graph dropped, their change-log entry
-        rewritten with ``dcterms:modified`` bumped — and vocabularies go in one SPARQL Update transaction.
+        Records new to the store take pyoxigraph's bulk loader (see ``_write_fresh``); records
+        replacing an earlier version — their old graph dropped, their change-log entry rewritten with
+        ``dcterms:modified`` bumped — and vocabularies go in one SPARQL Update transaction.
         """
         return self.write(records, vocabularies, now=now, atomic=False)
+
+    def commit_behind(self, records: Sequence[Record], vocabularies: Sequence[Vocabulary] = (), *,
+                      now: str | None = None) -> list[Outcome]:
+        """``commit``, with the writing done on the store's writer thread, for batch loads.
+
+        The batch is staged here — each record's outcome decided against the change log — and written
+        behind the caller's back while the caller reads and validates its next batch and this thread
+        stages it: pyoxigraph writes without holding the GIL. At most one batch is in flight: this call
+        first waits for the one before, tells the listeners about it and returns its outcomes (``[]``
+        the first time). ``settle`` (and every other write) waits for the last; a write that failed
+        raises there.
+        """
+        previous = self._behind
+        if previous is not None and {r.key for r in records} & {r.key for r in previous[1].records}:
+            done = self.settle()  # a record written twice in a row: stage it against its first version
+            previous = None
+        else:
+            done = []
+        staged = self._stage(records, vocabularies, (), {}, now or utc_now(), atomic=False)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mouseion-writer")
+        self._behind = (self._writer.submit(self._write_staged, staged), staged)
+        if previous is not None:
+            previous[0].result()
+            self._notify(previous[1])
+            done = previous[1].outcomes + previous[1].held
+        return done
+
+    def settle(self) -> list[Outcome]:
+        """Wait for the write ``commit_behind`` left in flight and tell the listeners; returns its
+        outcomes, or raises its error."""
+        behind, self._behind = self._behind, None
+        if behind is None:
+            return []
+        behind[0].result()
+        self._notify(behind[1])
+        return behind[1].outcomes + behind[1].held
 
     def write(self, records: Sequence[Record] = (), vocabularies: Sequence[Vocabulary] = (), *,
               deletions: Sequence[str] = (), graphs: Mapping[NamedNode | ox.DefaultGraph, Sequence[Triple]] = {},
               now: str | None = None, atomic: bool = True) -> list[Outcome]:
         """Records, vocabularies, record deletions and plain graph replacements (an empty list drops the
         graph); with ``atomic`` all in one transaction, as a SPARQL Update or a Graph Store request needs."""
-        now = now or utc_now()
+        self.settle()
+        staged = self._stage(records, vocabularies, deletions, graphs, now or utc_now(), atomic)
+        self._write_staged(staged)
+        self._notify(staged)
+        return staged.outcomes + staged.held
+
+    def _stage(self, records: Sequence[Record], vocabularies: Sequence[Vocabulary], deletions: Sequence[str],
+               graphs: Mapping[NamedNode | ox.DefaultGraph, Sequence[Triple]], now: str, atomic: bool) -> "_Staged":
+        """Decide each record's outcome and build the writes; nothing is written yet but restricted
+        records, which go to the vault."""
         held = [r for r in records if r.key in self._held]
         if held:
             for record in held:
@@ -345,14 +418,19 @@ class Store:
             writes.insert(self.uris.meta_graph, [Triple(graph, RDF.type, MOU.VocabularyGraph)])
         for graph, triples in graphs.items():
             writes.replace(graph, triples)
+        touched = [self.uris.vocab_graph(v.name) for v in vocabularies] + list(graphs)
+        return _Staged(writes, outcomes, [Outcome(r.key, "restricted") for r in held], touched, records)
+
+    def _write_staged(self, staged: "_Staged") -> None:
+        writes = staged.writes
         if writes.fresh:
             self._write_fresh(writes)
         if writes.drops or writes.inserts:
             self._update(writes.text())
-        touched = [self.uris.vocab_graph(v.name) for v in vocabularies] + list(graphs)
+
+    def _notify(self, staged: "_Staged") -> None:
         for listener in self.listeners:
-            listener(outcomes, touched, records)
-        return outcomes + [Outcome(r.key, "restricted") for r in held]
+            listener(staged.outcomes, staged.touched, staged.records)
 
     # ---------------------------------------------------------------- restriction (kg.restriction)
 
@@ -432,14 +510,14 @@ class Store:
         graph = self.uris.record_graph(record.key)
         inferred = self.uris.inferred_graph(record.key)
         meta = self.uris.meta_graph
-        digest = content_hash(record.triples)
+        body = _ntriples(record.triples)
+        digest = content_hash(record.triples, body)
         if state is not None and not state.deleted and state.content_hash == digest:
             return Outcome(record.key, "unchanged")
         extra = self.hierarchy.infer_types(record.triples)
         described = self._meta(record, digest, state.created if state is not None else now, now, bool(extra))
         if state is None and fresh_ok:
-            writes.fresh += [Quad(t.subject, t.predicate, t.object, graph) for t in record.triples]
-            writes.fresh += [Quad(t.subject, t.predicate, t.object, inferred) for t in extra]
+            writes.fresh += [_in_graph(body, graph), _in_graph(_ntriples(extra), inferred)]
             writes.fresh_log += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
             writes.fresh_graphs += [graph, inferred]
         else:
@@ -448,7 +526,7 @@ class Store:
             writes.replace(graph, record.triples)
             writes.replace(inferred, extra)
             writes.insert(meta, described)
-        return Outcome(record.key, "created" if state is None or state.deleted else "modified")
+        return Outcome(record.key, "created" if state is None or state.deleted else "modified", digest)
 
     def _stage_deletion(self, writes: "_Writes", key: str, now: str) -> Outcome:
         graph, inferred, meta = self.uris.record_graph(key), self.uris.inferred_graph(key), self.uris.meta_graph
@@ -498,7 +576,7 @@ class Store:
     def _write_fresh(self, writes: "_Writes") -> None:
         """Records new to the store, at bulk-load speed, still wholly written or not at all.
 
-        ``bulk_extend`` is not transactional, so the record graphs are first named in the pending graph
+        The bulk loader is not transactional, so the record graphs are first named in the pending graph
         (one transaction), then bulk-written, then their change-log entries go in (one transaction) and
         the pending graph is dropped. A record counts as present only once its change-log entry is
         there; ``_recover`` removes what a crash left of pending graphs without one. Records replacing
@@ -508,10 +586,10 @@ class Store:
         pending = self.uris.pending_graph
         try:
             self.backend.extend([Quad(g, MOU.pending, Literal(True), pending) for g in writes.fresh_graphs])
-            self.backend.bulk_extend(writes.fresh)
+            self.backend.bulk_load(b"".join(writes.fresh))
             self.backend.extend(writes.fresh_log)
             self.backend.remove_graph(pending)
-        except OSError as error:
+        except (OSError, SyntaxError) as error:
             raise StoreError(f"write failed: {error}; the records of this batch are removed when the store "
                              f"is next opened for writing") from None
 

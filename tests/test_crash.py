@@ -121,7 +121,8 @@ def test_interrupted_bulk_write_is_removed_on_next_open(tmp_path):
     pending = store.uris.pending_graph
     store.backend.extend([ox.Quad(g, ox.NamedNode("https://w3id.org/mouseion/ns#pending"), ox.Literal(True), pending)
                           for g in (graph, inferred, store.uris.record_graph(records[0].key))])
-    store.backend.bulk_extend([ox.Quad(t.subject, t.predicate, t.object, graph) for t in orphan.triples])
+    store.backend.bulk_load(ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in orphan.triples],
+                                         format=ox.RdfFormat.N_QUADS))
     store.close()
 
     store = Store.open(tmp_path / "store", BASE)

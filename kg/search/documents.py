@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple, Sequence
 
 from pyoxigraph import BlankNode, Literal, NamedNode
 
@@ -73,6 +74,14 @@ _SPAN_END = (CRM.P82b_end_of_the_end.value, CRM.P81b_begin_of_the_end.value, CRM
 _FORMAT, _TYPE, _IDENTIFIER = DC.format.value, RDF.type.value, CRM.E42_Identifier
 
 
+class Written(NamedTuple):
+    """A record as ``Store.write`` has just committed it (spares reading it back)."""
+
+    triples: Sequence
+    focus: NamedNode | None
+    content_hash: str | None
+
+
 class _Reader:
     """Describes records from the store; caches linked things' labels for one batch."""
 
@@ -91,18 +100,23 @@ class _Reader:
             self.labels[iri] = {k: sorted(v) for k, v in sorted(found.items())}
         return self.labels[iri]
 
-    def describe(self, key: str, known_iri: str | None = None, triples=None) -> Document | None:
-        """The row of record ``key``, read from the store (or from ``triples``: what was just written)."""
+    def describe(self, key: str, known_iri: str | None = None, written: Written | None = None) -> Document | None:
+        """The row of record ``key``, read from the store (or from ``written``: what was just written)."""
         store = self.store
         graph = store.uris.record_graph(key)
         by_subject: dict[object, list[tuple[str, object]]] = {}
-        if triples is None:
+        if written is None:
             triples = (q.triple for q in store.backend.quads(None, None, None, graph))
+        else:
+            triples = written.triples
         for triple in triples:
             by_subject.setdefault(triple.subject, []).append((triple.predicate.value, triple.object))
         if not by_subject:
             return None
-        meta = {q.predicate.value: q.object for q in store.backend.quads(graph, None, None, store.uris.meta_graph)}
+        if written is None:
+            meta = {q.predicate.value: q.object for q in store.backend.quads(graph, None, None, store.uris.meta_graph)}
+        else:  # what the change log has just been given
+            meta = {_FOCUS: written.focus, _CONTENT_HASH: written.content_hash and Literal(written.content_hash)}
         focus = self._focus(meta.get(_FOCUS), by_subject, known_iri)
         proper = {focus} | {s for s, pos in by_subject.items() if (_PROXY_FOR, focus) in pos}
         aggregations = {s for s, pos in by_subject.items() if (_AGGREGATED_CHO, focus) in pos}

@@ -14,7 +14,7 @@ from pyoxigraph import NamedNode
 
 from kg.queries import named_query
 from kg.search.counting import _BITMAP_HITS, _Bitmaps, _transaction
-from kg.search.documents import Document, _Reader
+from kg.search.documents import Document, Written, _Reader
 from kg.search.query import (FACET_LIMIT, FACET_NAMES, FacetValue, Hit, SearchQuery, SearchResult, best_label,
                              match_expression)
 from ontology.namespaces import MOU
@@ -158,7 +158,8 @@ class SearchIndex:
         deleted = [o.key for o in outcomes if o.status == "deleted"]
         if not changed and not deleted and not graphs:
             return
-        written = {r.key: r.triples for r in records}
+        hashes = {o.key: o.content_hash for o in outcomes}
+        written = {r.key: Written(r.triples, r.focus, hashes.get(r.key)) for r in records}
         try:
             self.apply(changed, deleted, list(graphs), written=written)
         except Exception:  # noqa: BLE001 - the store has committed: the write must not be reported as failed;
@@ -195,7 +196,7 @@ class SearchIndex:
             return self.catch_up()
 
     def apply(self, changed: Sequence[str], deleted: Sequence[str], graphs: Sequence = (),
-              extra_subjects: Iterable[str] = (), written: Mapping[str, list] | None = None) -> None:
+              extra_subjects: Iterable[str] = (), written: Mapping[str, Written] | None = None) -> None:
         """Rewrite the rows of ``changed`` records, remove ``deleted`` ones, refresh run graphs'
         suggestions, then rewrite every row that names a thing whose labels changed. ``written``: the
         statements just committed for some of the changed records, which spares reading them back."""
@@ -216,18 +217,18 @@ class SearchIndex:
                                 if isinstance(q.subject, NamedNode))
             for chunk in _chunks(list(deleted)):
                 with _transaction(db):
-                    for key in chunk:
-                        self._remove(db, key)
+                    self._remove(db, self._rows(db, chunk).values())
             for chunk in _chunks(list(changed)):
                 with _transaction(db):
-                    for key in chunk:
-                        known = db.execute("SELECT iri FROM docs WHERE key = ?", (key,)).fetchone()
-                        doc = reader.describe(key, known[0] if known else None, written.get(key))
-                        self._remove(db, key)
+                    known = self._rows(db, chunk)
+                    docs = [reader.describe(key, known[key][1] if key in known else None, written.get(key))
+                            for key in chunk]
+                    self._remove(db, known.values())
+                    self._put(db, [doc for doc in docs if doc is not None])
+                    for doc in docs:
                         if doc is not None:
-                            self._put(db, doc)
                             subjects.update(doc.subjects)
-                        done.add(key)
+                    done.update(chunk)
             with _transaction(db):
                 flagged = self._refresh_suggestions(db, [g for g in graphs if isinstance(g, NamedNode)
                                                          and g.value.startswith(run_prefix)])
@@ -243,43 +244,61 @@ class SearchIndex:
                                          f"WHERE r.iri IN ({marks})", chunk).fetchall()
             for chunk in _chunks(sorted({(k, i) for k, i in dependents if k not in done})):
                 with _transaction(db):
-                    for key, iri in chunk:
-                        doc = reader.describe(key, iri)
-                        self._remove(db, key)
-                        if doc is not None:
-                            self._put(db, doc)
+                    docs = [reader.describe(key, iri) for key, iri in chunk]
+                    self._remove(db, self._rows(db, [key for key, _ in chunk]).values())
+                    self._put(db, [doc for doc in docs if doc is not None])
             with _transaction(db):  # readers in every process see that their memos are stale
                 db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'changes'")
             self.generation += 1
 
-    def _remove(self, db: sqlite3.Connection, key: str) -> None:
-        row = db.execute("SELECT id, refs FROM docs WHERE key = ?", (key,)).fetchone()
-        if row is None:
-            return
-        doc_id, refs = row
-        db.execute("DELETE FROM docs WHERE id = ?", (doc_id,))
-        db.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
-        db.execute("DELETE FROM facets WHERE doc = ?", (doc_id,))
-        db.executemany("DELETE FROM refs WHERE iri = ? AND doc = ?", [(iri, doc_id) for iri in json.loads(refs)])
+    @staticmethod
+    def _rows(db: sqlite3.Connection, keys: Sequence[str]) -> dict[str, tuple[int, str, str]]:
+        """The indexed rows of ``keys`` (at most one chunk of them): key → (id, iri, refs)."""
+        marks = ",".join("?" * len(keys))
+        return {key: (doc_id, iri, refs) for doc_id, key, iri, refs in
+                db.execute(f"SELECT id, key, iri, refs FROM docs WHERE key IN ({marks})", list(keys))}
 
-    def _put(self, db: sqlite3.Connection, doc: Document) -> None:
-        title = best_label(doc.titles, ("en",))[0]
-        suggested = db.execute("SELECT EXISTS (SELECT 1 FROM suggested WHERE iri = ?)", (doc.iri,)).fetchone()[0]
-        cursor = db.execute(
-            "INSERT INTO docs(key, iri, hash, titles, sort, begin_year, end_year, has_image, has_suggestions, "
-            "subjects, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (doc.key, doc.iri, doc.hash, json.dumps(doc.titles, ensure_ascii=False, sort_keys=True),
-             title.casefold()[:200], doc.begin, doc.end, int(doc.has_image), suggested,
-             json.dumps(doc.subjects), json.dumps(sorted(doc.links))))
-        doc_id = cursor.lastrowid
-        db.execute("INSERT INTO fts(rowid, title, labels, descriptions, names) VALUES (?, ?, ?, ?, ?)",
-                   (doc_id, *("\n".join(dict.fromkeys(doc.text[c])) for c in ("title", "labels", "descriptions", "names"))))
+    @staticmethod
+    def _remove(db: sqlite3.Connection, rows: Iterable[tuple[int, str, str]]) -> None:
+        rows = list(rows)
+        ids = [(doc_id,) for doc_id, _, _ in rows]
+        db.executemany("DELETE FROM docs WHERE id = ?", ids)
+        db.executemany("DELETE FROM fts WHERE rowid = ?", ids)
+        db.executemany("DELETE FROM facets WHERE doc = ?", ids)
+        db.executemany("DELETE FROM refs WHERE iri = ? AND doc = ?",
+                       [(iri, doc_id) for doc_id, _, refs in rows for iri in json.loads(refs)])
+
+    @staticmethod
+    def _put(db: sqlite3.Connection, docs: Sequence[Document]) -> None:
+        """Rows for ``docs`` (none of them indexed now), in one statement per table."""
+        if not docs:
+            return
+        marks = ",".join("?" * len(docs))
+        suggested = {iri for (iri,) in db.execute(f"SELECT DISTINCT iri FROM suggested WHERE iri IN ({marks})",
+                                                  [doc.iri for doc in docs])}
+        first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM docs").fetchone()[0]
+        ids = range(first, first + len(docs))
+        db.executemany(
+            "INSERT INTO docs(id, key, iri, hash, titles, sort, begin_year, end_year, has_image, has_suggestions, "
+            "subjects, refs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(doc_id, doc.key, doc.iri, doc.hash, json.dumps(doc.titles, ensure_ascii=False, sort_keys=True),
+              best_label(doc.titles, ("en",))[0].casefold()[:200], doc.begin, doc.end, int(doc.has_image),
+              int(doc.iri in suggested), json.dumps(doc.subjects), json.dumps(sorted(doc.links)))
+             for doc_id, doc in zip(ids, docs)])
+        db.executemany("INSERT INTO fts(rowid, title, labels, descriptions, names) VALUES (?, ?, ?, ?, ?)",
+                       [(doc_id, *("\n".join(dict.fromkeys(doc.text[c])) for c in ("title", "labels", "descriptions", "names")))
+                        for doc_id, doc in zip(ids, docs)])
         db.executemany("INSERT OR IGNORE INTO facets(facet, value, doc) VALUES (?, ?, ?)",
-                       [(f, v, doc_id) for f, v in sorted(doc.facets)])
-        db.executemany("INSERT OR IGNORE INTO refs(iri, doc) VALUES (?, ?)", [(iri, doc_id) for iri in doc.links])
+                       [(f, v, doc_id) for doc_id, doc in zip(ids, docs) for f, v in sorted(doc.facets)])
+        db.executemany("INSERT OR IGNORE INTO refs(iri, doc) VALUES (?, ?)",
+                       [(iri, doc_id) for doc_id, doc in zip(ids, docs) for iri in doc.links])
         # labels of things seen for the first time; known ones change only through _refresh_names
+        labels: dict[str, dict] = {}
+        for doc in docs:
+            for iri, found in doc.links.items():
+                labels.setdefault(iri, found)
         db.executemany("INSERT OR IGNORE INTO names(iri, labels) VALUES (?, ?)",
-                       [(iri, json.dumps(labels, ensure_ascii=False)) for iri, labels in doc.links.items()])
+                       [(iri, json.dumps(found, ensure_ascii=False)) for iri, found in labels.items()])
 
     def _refresh_names(self, db: sqlite3.Connection, reader: _Reader, subjects: set[str]) -> set[str]:
         """Re-read the labels of the linked things among ``subjects``; those that changed."""
