@@ -90,7 +90,8 @@ def bulk_load_rate(data: Path, workdir: Path) -> float:
 
 
 def mouseion_load(data: Path, workdir: Path, validate: bool) -> tuple[float, int, str]:
-    """Run `mouseion load` as its own process; returns (seconds, peak RSS bytes, summary line)."""
+    """Run `mouseion load` as its own process; returns (seconds, peak RSS bytes of it and its children
+    together, summary line)."""
     store_dir = workdir / f"mouseion-{validate}"
     command = [sys.executable, "-m", "web.cli", "load", str(data), "--store", str(store_dir), "--dataset", "gen"]
     if not validate:
@@ -101,11 +102,11 @@ def mouseion_load(data: Path, workdir: Path, validate: bool) -> tuple[float, int
                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
         watched = psutil.Process(child.pid)
         peak = 0
-        while child.poll() is None:  # sample the resident set: the child's own peak is what matters
+        while child.poll() is None:  # sample the resident set of the load and its validating child
             try:
-                peak = max(peak, watched.memory_info().rss)
+                peak = max(peak, sum(p.memory_info().rss for p in [watched, *watched.children(recursive=True)]))
             except psutil.NoSuchProcess:
-                break
+                continue
             time.sleep(0.05)
         elapsed = time.perf_counter() - start
         out.seek(0), err.seek(0)

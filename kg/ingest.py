@@ -8,8 +8,9 @@ record into the change log. ``check`` runs the same pipeline without a store (``
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from kg.errors import InputError
 from kg.readers import ReadContext
@@ -19,7 +20,7 @@ from kg.settings import Settings
 from kg.sources import iter_sources
 from kg.store import Store
 from pyoxigraph import Literal
-from shapes.gate import Finding, Gate
+from shapes.gate import Finding, Gate, GateProcess
 
 
 @dataclass
@@ -115,10 +116,11 @@ def batches(items: Iterable[Record | Vocabulary | Rejection], size: int
         yield list(records.values()), vocabularies, rejected
 
 
-def gate(records: Sequence[Record], validator: Gate | None) -> list[Checked]:
-    if validator is None:
-        return [Checked(r, []) for r in records]
-    findings = validator.validate({r.key: r.triples for r in records})
+def gate(records: Sequence[Record], validator: Gate | None,
+         findings: Mapping[str, list[Finding]] | None = None) -> list[Checked]:
+    """The records with what ``validator`` finds (or has found: ``findings``, from a ``GateProcess``)."""
+    if findings is None:
+        findings = validator.validate({r.key: r.triples for r in records}) if validator is not None else {}
     return [Checked(r, findings.get(r.key, [])) for r in records]
 
 
@@ -148,11 +150,14 @@ def load(store: Store, paths: Sequence[str], settings: Settings, *, dataset: str
          progress: Progress | None = None) -> LoadReport:
     """Load files into the store; each batch of valid records is one write.
 
-    The store writes each batch on its writer thread while this one reads and validates the next;
-    ``progress`` hears of a batch once it is written.
+    Three things overlap: the store writes a batch on its writer thread, this thread stages the next
+    one, and — once a load has a second batch — a child process validates the one after
+    (``GateProcess``). ``progress`` hears of a batch once it is written.
     """
     report = LoadReport()
     validator = Gate.default() if settings.validate else None
+    child = GateProcess() if settings.validate else None
+    queue: deque[list] = deque()  # [(records, vocabularies, rejected), findings future or None]
 
     def written(outcomes: list) -> None:
         for outcome in outcomes:
@@ -160,17 +165,32 @@ def load(store: Store, paths: Sequence[str], settings: Settings, *, dataset: str
         if outcomes and progress is not None:
             progress(report.loaded, len(report.rejected))
 
+    def commit(batch: tuple, checking) -> None:
+        records, vocabularies, rejected = batch
+        found = checking.result() if checking is not None else None
+        accepted, refused = reject_violations(gate(records, validator, found))
+        report.rejected += rejected + refused
+        report.vocabularies += len(vocabularies)
+        report.warnings.update({r.key: r.warnings for r in accepted if r.warnings})
+        written(store.commit_behind(accepted, vocabularies))
+
     try:
-        for records, vocabularies, rejected in batches(read_all(paths, settings, store.uris, dataset),
-                                                       settings.batch_size):
-            accepted, refused = reject_violations(gate(records, validator))
-            report.rejected += rejected + refused
-            report.vocabularies += len(vocabularies)
-            report.warnings.update({r.key: r.warnings for r in accepted if r.warnings})
-            written(store.commit_behind(accepted, vocabularies))
+        for batch in batches(read_all(paths, settings, store.uris, dataset), settings.batch_size):
+            queue.append([batch, None])
+            if child is not None and len(queue) > 1:  # more than one batch: worth the child's start-up
+                for item in queue:
+                    if item[1] is None:
+                        item[1] = child.submit({r.key: r.triples for r in item[0][0]})
+            if child is None or len(queue) > 1:
+                commit(*queue.popleft())
+        while queue:
+            commit(*queue.popleft())
     except BaseException:
         with contextlib.suppress(Exception):  # the batch in flight completes; the first error is the one told
             store.settle()
         raise
+    finally:
+        if child is not None:
+            child.close()
     written(store.settle())
     return report

@@ -38,8 +38,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import multiprocessing
 import threading
 from collections import defaultdict
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -313,6 +315,35 @@ class Gate:
 def _default_gate() -> Gate:
     here = Path(__file__).resolve().parent
     return Gate.from_files(here / name for name in SHAPE_FILES)
+
+
+class GateProcess:
+    """The default gate in a child process, so that a batch load validates one batch while it writes
+    the one before: pySHACL is pure Python, and two of it in one process would only take turns.
+
+    Records cross as N-Triples (blank-node labels kept), findings come back as they are. The child is
+    started on first use (a fresh interpreter, never a fork of a process holding a store open).
+    """
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, batch: Mapping[str, Sequence[ox.Triple]]) -> "Future[dict[str, list[Finding]]]":
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        serialised = {key: ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) for key, triples in batch.items()}
+        return self._pool.submit(_validate_serialised, serialised)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _validate_serialised(batch: Mapping[str, bytes]) -> dict[str, list[Finding]]:
+    """``GateProcess``'s child: the default gate over records sent as N-Triples."""
+    return Gate.default().validate({key: [q.triple for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES)]
+                                    for key, body in batch.items()})
 
 
 # -- record-level rules ----------------------------------------------------------------------------

@@ -128,3 +128,27 @@ def test_a_batch_commits_valid_records_and_rejects_the_invalid_whole(store, sett
     assert rejected_key is not None
     assert not store.oxi.contains_named_graph(store.uris.record_graph(rejected_key))
     assert rejected_key not in store.record_states([rejected_key])
+
+
+def test_a_load_of_many_batches_validates_in_a_child_and_judges_as_one_batch_does(data_dir, tmp_path):
+    """Batches after the first are validated in a child process (``GateProcess``) while the store
+    writes: the same records are rejected, with the same findings, as when one batch is validated here."""
+    records = data_dir / "europeana-edm" / "records"
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for path in [*sorted((records / "metis-misc").iterdir()), records / "metis-validation" / "Item_schematron_invalid.xml"]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    reports = {}
+    for batch_size in (2, 100):
+        location = tmp_path / f"store-{batch_size}"
+        store = Store.open(location, BASE)
+        report = reports[batch_size] = load(store, [str(folder)], Settings.from_env(
+            {"MOUSEION_BATCH_SIZE": str(batch_size)}, store=str(location), base_uri=BASE))
+        assert any("Item_schematron_invalid.xml" in str(r) for r in report.rejected), report.rejected
+        assert not any(store.oxi.contains_named_graph(store.uris.record_graph(r.key)) for r in report.rejected if r.key)
+        assert store.stats()["records"] == report.created > 5
+        store.close()
+    split, whole = reports[2], reports[100]
+    assert split.created == whole.created
+    assert sorted((r.key, r.reasons) for r in split.rejected) == sorted((r.key, r.reasons) for r in whole.rejected)
+    assert split.warnings == whole.warnings
