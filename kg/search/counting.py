@@ -58,16 +58,16 @@ class _Bitmaps:
                      "suggestions": bitmap(db.execute("SELECT id FROM docs WHERE has_suggestions = 1"))}
         return cls(changes, values, decades, flags, size)
 
-    def mask(self, ids: Sequence[int]) -> tuple[int, bytearray]:
-        """The hits as a bitmap, and as the bytes it was made of (for looking up single documents)."""
+    def mask(self, ids: Sequence[int]) -> tuple[int, frozenset]:
+        """The hits as a bitmap, and as a set (for the rare values, which keep document ids)."""
         mask = bytearray(max(self.size, (max(ids) >> 3) + 1 if ids else 1))
         for doc in ids:
             mask[doc >> 3] |= 1 << (doc & 7)
-        return int.from_bytes(mask, "little"), mask
+        return int.from_bytes(mask, "little"), frozenset(ids)
 
-    def count(self, hits: tuple[int, bytearray], selected: set[str]) -> dict[str, list[tuple[str, int]]]:
+    def count(self, hits: tuple[int, frozenset], selected: set[str]) -> dict[str, list[tuple[str, int]]]:
         """Top counts per facet (and the selected values' counts) within ``hits``."""
-        bits, raw = hits
+        bits, members_of_hits = hits
         counts: dict[str, list[tuple[str, int]]] = {}
         for facet, values in self.values.items():
             found: list[tuple[str, int]] = []
@@ -78,7 +78,7 @@ class _Bitmaps:
                 if isinstance(members, int):
                     n = (members & bits).bit_count()
                 else:
-                    n = sum(raw[doc >> 3] >> (doc & 7) & 1 for doc in members)
+                    n = len(members_of_hits.intersection(members))  # C, not a Python loop per id
                 if n:
                     found.append((value, n))
                     if len(found) >= FACET_LIMIT:
@@ -86,7 +86,7 @@ class _Bitmaps:
             counts[facet] = found
         return counts
 
-    def years(self, hits: tuple[int, bytearray], width: int) -> list[tuple[int, int, int]]:
+    def years(self, hits: tuple[int, frozenset], width: int) -> list[tuple[int, int, int]]:
         buckets: dict[int, int] = {}
         for decade, bitmap in self.decades:
             n = (bitmap & hits[0]).bit_count()
@@ -95,7 +95,7 @@ class _Bitmaps:
                 buckets[bucket] = buckets.get(bucket, 0) + n
         return [(bucket, bucket + width - 1, n) for bucket, n in sorted(buckets.items())]
 
-    def flag_counts(self, hits: tuple[int, bytearray]) -> dict[str, int]:
+    def flag_counts(self, hits: tuple[int, frozenset]) -> dict[str, int]:
         return {name: (bitmap & hits[0]).bit_count() for name, bitmap in self.flags.items()}
 
 
