@@ -367,17 +367,16 @@ class Store:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mouseion-writer")
         self._behind = (self._writer.submit(self._write_staged, staged), staged)
         if previous is not None:
-            previous[0].result()
-            self._notify(previous[1])
-            done = previous[1].outcomes + previous[1].held
+            done = self._finish(previous)
         return done
 
     def settle(self) -> list[Outcome]:
         """Wait for the write ``commit_behind`` left in flight and tell the listeners; returns its
         outcomes, or raises its error."""
         behind, self._behind = self._behind, None
-        if behind is None:
-            return []
+        return self._finish(behind) if behind is not None else []
+
+    def _finish(self, behind: "tuple[Future, _Staged]") -> list[Outcome]:
         behind[0].result()
         self._notify(behind[1])
         return behind[1].outcomes + behind[1].held
