@@ -326,37 +326,44 @@ def test_cli_load_keeps_the_index_in_step_and_reindex_rebuilds_it(tmp_path, data
     assert "1 records indexed" in done.stdout
 
 
-@pytest.mark.parametrize("dense", [1, 10**9], ids=["bitmaps", "document-ids"])
-def test_bitmap_facet_counts_equal_sql_counts(index, monkeypatch, dense):
-    """Large results count facets with bitmaps (rare values with their document ids); the counts must be
-    exactly SQL's."""
+@pytest.mark.parametrize("rank_limit", [5000, 10], ids=["ranked", "by-title"])
+def test_the_columns_in_memory_answer_exactly_as_sql_does(index, monkeypatch, rank_limit):
+    """A search with the columns in memory (filters, title order, counts in numpy) and the same search
+    all in SQL give equal results: hits in the same order with the same passages, every count."""
     import sqlite3
 
-    import kg.search.counting
     import kg.search.index
-    queries = [SearchQuery(text="paper"), SearchQuery(text="paper", filters=(("material", PAPER),)),
-               SearchQuery(year_from=1700, year_to=1900), SearchQuery(text="turner")]
-    with index._bitmaps_building:  # no background build may replace the bitmaps made here
-        pass
-    monkeypatch.setattr(index, "_build_bitmaps_later", lambda: None)
-    index._bitmaps = None
-    by_sql = [index.search(q) for q in queries]  # no bitmaps: counted with SQL
+    from kg.search.columns import Columns
     db = sqlite3.connect(index.location, isolation_level=None)
-    index._bitmaps = kg.search.counting._Bitmaps.build(db, dense=dense)
+    rare_maker, rare_material = (db.execute(
+        "SELECT value FROM facets WHERE facet = ? GROUP BY value ORDER BY COUNT(*), value LIMIT 1", (facet,)).fetchone()[0]
+        for facet in ("maker", "material"))
+    queries = [SearchQuery(), SearchQuery(text="paper"), SearchQuery(text="paper", filters=(("material", PAPER),)),
+               SearchQuery(text="paper", page=2, page_size=7), SearchQuery(text="turn*", has_suggestions=False),
+               SearchQuery(year_from=1700, year_to=1900), SearchQuery(year_from=1790, year_to=1850, has_image=True),
+               SearchQuery(text="genf"), SearchQuery(filters=(("maker", rare_maker),)),
+               SearchQuery(text="paper", filters=(("material", rare_material), ("material", PAPER))),
+               SearchQuery(filters=(("maker", "http://example.org/nobody"),)), SearchQuery(page=3, page_size=50),
+               SearchQuery(text="watercolour", year_from=1800), SearchQuery(text="zzzznothing")]
+    monkeypatch.setattr(kg.search.index, "RANK_LIMIT", rank_limit)
+    with index._columns_building:  # no background read may replace the columns set here
+        monkeypatch.setattr(index, "_build_columns_later", lambda: None)
+    monkeypatch.setattr(index, "_columns", None)
+    by_sql = [index.search(q) for q in queries]
+    monkeypatch.setattr(index, "_columns", Columns.build(db))
     db.close()
-    monkeypatch.setattr(kg.search.index, "_BITMAP_HITS", 1)
-    kinds = {isinstance(members, int) for values in index._bitmaps.values.values() for _, _, members in values}
-    assert kinds == {dense == 1}
+
+    def no_sql(*args):
+        raise AssertionError("answered with SQL, not the columns")
+
+    monkeypatch.setattr(index, "_select_sql", no_sql)
     for query, expected in zip(queries, by_sql):
-        found = index.search(query)
-        for facet in expected.facets:
-            assert [(v.value, v.count) for v in found.facets[facet]] == \
-                [(v.value, v.count) for v in expected.facets[facet]], (query, facet)
-        assert (found.years, found.flags, found.total) == (expected.years, expected.flags, expected.total)
+        assert index.search(query) == expected, query
+    assert by_sql[2].total < by_sql[1].total and by_sql[1].hits and by_sql[8].total >= 1
+    assert {r.order for r in by_sql[1:5]} == {"relevance" if rank_limit == 5000 else "title"}
 
 
 def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):
-    import kg.search.counting
     import kg.search.index
     ranked = index.search(SearchQuery(text="paper"))
     assert ranked.order == "relevance"

@@ -7,6 +7,7 @@ service paths live under the reserved ``/-/`` prefix.
 from __future__ import annotations
 
 import atexit
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Flask, jsonify, render_template
@@ -20,7 +21,10 @@ from web import dereference, dumps, enrichment_search, feed, pages, pages_browse
 from web.oai import views as oai
 
 
+@lru_cache(maxsize=1)
 def _version() -> str:
+    """The package version, read once (importlib.metadata parses files on every call); every page's
+    footer shows it (a Jinja global)."""
     try:
         return version("mouseion")
     except PackageNotFoundError:
@@ -32,7 +36,7 @@ def home():
     hierarchy = Hierarchy.load()
     classes = [(hierarchy.label(iri) or iri.rsplit("/", 1)[-1], count)
                for iri, count in sorted(context["stats"]["classes"].items(), key=lambda kv: -kv[1])]
-    return render_template("home.html", classes=classes, version=_version(), **context)
+    return render_template("home.html", classes=classes, **context)
 
 
 def health():
@@ -40,8 +44,8 @@ def health():
     try:
         _store().ping()
     except StoreError as error:
-        return jsonify(status="error", version=_version(), error=str(error)), 503
-    return jsonify(status="ok", version=_version(), store="readable")
+        return jsonify(status="error", error=str(error)), 503
+    return jsonify(status="ok", store="readable")
 
 
 def versions():
@@ -105,6 +109,7 @@ def create_app(store: Store, settings: Settings) -> Flask:
     app = Flask(__name__)
     app.extensions["mouseion.store"] = store
     app.extensions["mouseion.settings"] = settings
+    app.jinja_env.globals["version"] = _version()
     chosen = RemoteExecutor if isinstance(store.backend, RemoteBackend) else Executor
     executor = chosen(store, workers=settings.query_workers, timeout=settings.query_timeout,
                       row_cap=settings.row_cap)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import threading
-from functools import lru_cache
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
@@ -211,7 +210,7 @@ def foreign_page():
     uri = (request.args.get("uri") or "").strip()
     if not uri:
         return render_template("not_found.html", what="a resource", message="Name the resource: /page?uri=IRI.",
-                               suggestions=[], version=_version()), 400
+                               suggestions=[]), 400
     prefix = base() + "id/"
     if uri.startswith(prefix) and "#" not in uri:
         return redirect("/page/" + uri[len(prefix):], 301)
@@ -234,8 +233,7 @@ def _render(iri: str, kind: str | None = None, key: str | None = None):
         similar=similar_objects_of(iri, langs) if d.kind == "object" else [],
         schema=schema_org(d, cat), r=Renderer(hrefs()),
         data_links=[(data_path(iri, suffix), label, media) for suffix, label, media in DATA_FORMATS],
-        sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0],
-        version=_version()))
+        sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0]))
     response.headers["Link"] = describedby_links(iri)
     response.headers["Vary"] = "Accept-Language"
     return response
@@ -284,13 +282,5 @@ def not_found(iri: str, kind: str | None = None, key: str | None = None):
             known = difflib.get_close_matches(kind, list(KIND_NAMES), n=1)
             if known:
                 suggestions = [(f"/page/{known[0]}/{quote(key)}", f"{known[0]}/{key}")]
-    return render_template("not_found.html", what=iri, message=None, suggestions=suggestions,
-                           version=_version()), 404
-
-
-@lru_cache(maxsize=1)
-def _version() -> str:
-    """The package version, read once (importlib.metadata parses files on every call)."""
-    from web.app import _version as version  # at call time: web.app imports this module
-    return version()
+    return render_template("not_found.html", what=iri, message=None, suggestions=suggestions), 404
 

@@ -15,7 +15,7 @@ from flask import current_app, render_template, request
 
 from kg.queries import named_query
 from ontology.namespaces import CRM, EDM, SKOS, XSD
-from web.pages import _version, describer, languages, page_path
+from web.pages import describer, languages, page_path
 
 #: facet name → (heading, what a value is)
 FACETS = {
@@ -66,7 +66,7 @@ def browse_index():
         values = _cached(("values", name), lambda n=name: describer().facet_values(n))
         facets.append((name, heading, len(values),
                        [(_value_href(name, v), _value_label(name, v, langs), n) for v, n in values[:8]]))
-    return render_template("browse.html", facets=facets, version=_version())
+    return render_template("browse.html", facets=facets)
 
 
 def browse_facet(facet: str):
@@ -80,7 +80,7 @@ def browse_facet(facet: str):
         values = _cached(("values", facet), lambda: describer().facet_values(facet))
         rows = [(_value_href(facet, v), _value_label(facet, v, langs), n) for v, n in values[:VALUES_SHOWN]]
         return render_template("browse_facet.html", facet=facet, heading=heading, rows=rows, total=len(values),
-                               shown=len(rows), version=_version())
+                               shown=len(rows))
     term = _term(kind, raw)
     if term is None:
         what = "a century number such as 19" if kind == "century" else "an IRI"
@@ -103,7 +103,7 @@ def browse_facet(facet: str):
                            value_href=None if kind == "century" else page_path(raw), items=items,
                            count=len(objects), page=page, pages=pages, first=(page - 1) * PAGE_SIZE + 1,
                            prev_href=page_href(page - 1) if page > 1 else None,
-                           next_href=page_href(page + 1) if page < pages else None, version=_version())
+                           next_href=page_href(page + 1) if page < pages else None)
 
 
 def _term(kind: str, raw: str):
@@ -123,8 +123,7 @@ def _value_href(facet: str, value: str) -> str:
 
 
 def _bad(message: str, status: int):
-    return render_template("not_found.html", what=message, message=message, suggestions=[],
-                           version=_version()), status
+    return render_template("not_found.html", what=message, message=message, suggestions=[]), status
 
 
 # ------------------------------------------------------------------------------------ home

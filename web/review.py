@@ -94,10 +94,9 @@ def _query(filters: dict, limit: int | None):
 
 
 def review_page():
-    from web.app import _version
     session = _session()
     if session is None:
-        return render_template("review_login.html", version=_version(), configured=bool(_token()),
+        return render_template("review_login.html", configured=bool(_token()),
                                next=request.full_path), 401
     filters = _filters()
     rows = _query(filters, PAGE_SIZE + 1)
@@ -123,7 +122,7 @@ def review_page():
     items = [{"row": r, "subject_label": label(r.subject), "property_label": r.property.rsplit("/", 1)[-1],
               "value_label": label(r.value.value) if hasattr(r.value, "value") else str(r.value),
               "image": image(r.subject)} for r in rows[:PAGE_SIZE]]
-    return render_template("review.html", version=_version(), items=items, more=len(rows) > PAGE_SIZE,
+    return render_template("review.html", items=items, more=len(rows) > PAGE_SIZE,
                            filters=filters, who=session["who"], csrf=session["csrf"], states=STATES,
                            query=urlencode({k: v for k, v in filters.items() if v is not None}))
 
@@ -136,8 +135,7 @@ def login():
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("review_page")
     if not token or not hmac.compare_digest(given, token) or not who:
-        from web.app import _version
-        return render_template("review_login.html", version=_version(), configured=bool(token), next=target,
+        return render_template("review_login.html", configured=bool(token), next=target,
                                error="Wrong token, or no name given."), 403
     response = redirect(target, code=303)
     value = _serializer().dumps({"who": who[:200], "csrf": secrets.token_urlsafe(24)})

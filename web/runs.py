@@ -13,7 +13,6 @@ from flask import current_app, jsonify, render_template, request
 
 def runs_page():
     from enrichment.runs import list_runs
-    from web.app import _version
     runs = list_runs(current_app.extensions["mouseion.store"])
     wants_json = request.args.get("format") == "json" or (
         request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json")
@@ -26,4 +25,4 @@ def runs_page():
         except ValueError:
             parameters = {"raw": r.parameters}
         rows.append({"run": r, "parameters": parameters})
-    return render_template("runs.html", version=_version(), rows=rows)
+    return render_template("runs.html", rows=rows)

@@ -145,22 +145,20 @@ def _vector_answer(mode: str) -> dict:
 
 def search_page():
     """``GET /search``: the form, the hits, the facets; a bad parameter is a 400 page with the form."""
-    from web.app import _version  # not at import time: web.app imports this module
     if request.args.get("mode", "words") != "words":
         try:
             found = _vector_answer(request.args["mode"])
         except SearchError as error:
             return render_template("search_meaning.html", error=str(error), found=None, mode=request.args["mode"],
-                                   q=request.args.get("q", ""), version=_version()), 400
-        return render_template("search_meaning.html", error=None, found=found, mode=found["mode"], q=found["q"],
-                               version=_version())
+                                   q=request.args.get("q", "")), 400
+        return render_template("search_meaning.html", error=None, found=found, mode=found["mode"], q=found["q"])
     try:
         query = _query()
     except SearchError as error:
         return render_template("search.html", error=str(error), answer=None, query=SearchQuery(),
-                               version=_version(), clear=request.path), 400
+                               clear=request.path), 400
     answer = describe(index().search(query))
-    return render_template("search.html", error=None, answer=answer, query=query, version=_version(),
+    return render_template("search.html", error=None, answer=answer, query=query,
                            clear=request.path, selected=_selected(answer, query))
 
 

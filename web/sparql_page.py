@@ -34,8 +34,6 @@ GRAPH_FORMATS = [
 
 def query_page():
     """``GET /sparql`` for a browser: ``?example=name`` opens that example in the editor."""
-    from web.app import _version  # not at import time: web.app imports the protocol, which imports us
-
     listed = examples()
     wanted = request.args.get("example")
     selected = example(wanted) if wanted else listed[0]
@@ -52,5 +50,4 @@ def query_page():
         table_formats=TABLE_FORMATS,
         graph_formats=GRAPH_FORMATS,
         prefixes=prefix_map(),
-        version=_version(),
     ), status

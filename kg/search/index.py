@@ -9,11 +9,12 @@ import threading
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import pyoxigraph as ox
 from pyoxigraph import NamedNode
 
 from kg.queries import named_query
-from kg.search.counting import _BITMAP_HITS, _Bitmaps, _transaction
+from kg.search.columns import Columns, changing, transaction
 from kg.search.documents import Document, Written, _Reader
 from kg.search.query import (FACET_LIMIT, FACET_NAMES, FacetValue, Hit, SearchQuery, SearchResult, best_label,
                              match_expression)
@@ -81,12 +82,11 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._writer = self._connect()
-        #: bumped after every committed change; memos of this index check it
-        self.generation = 0
-        #: facet counts of the whole index, and facet bitmaps, each with the ``changes`` it was made at
+        #: facet counts of the whole index (SQL's), and the columns in memory, each with the ``changes``
+        #: it was made at
         self._browse_memo: tuple[str, dict] | None = None
-        self._bitmaps: _Bitmaps | None = None
-        self._bitmaps_building = threading.Lock()
+        self._columns: Columns | None = None
+        self._columns_building = threading.Lock()
         #: set when applying a write failed: the next search catches up first
         self.stale = False
         self._prepare()
@@ -147,8 +147,13 @@ class SearchIndex:
 
     @staticmethod
     def _drop(db: sqlite3.Connection) -> None:
+        """Every table, but not the ``changes`` counter: it counts on, so that nothing read from the old
+        rows (columns, memos, in any process) passes for the new ones."""
         for table in _TABLES:
-            db.execute(f"DROP TABLE IF EXISTS {table}")
+            if table != "meta":
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute("DELETE FROM meta WHERE name != 'changes'")
+        db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'changes'")
 
     # ------------------------------------------------------------ keeping in step
 
@@ -216,10 +221,10 @@ class SearchIndex:
                 subjects.update(q.subject.value for q in self.store.backend.quads(None, None, None, graph)
                                 if isinstance(q.subject, NamedNode))
             for chunk in _chunks(list(deleted)):
-                with _transaction(db):
+                with changing(db):
                     self._remove(db, self._rows(db, chunk).values())
             for chunk in _chunks(list(changed)):
-                with _transaction(db):
+                with changing(db):
                     known = self._rows(db, chunk)
                     docs = [reader.describe(key, known[key][1] if key in known else None, written.get(key))
                             for key in chunk]
@@ -229,7 +234,7 @@ class SearchIndex:
                         if doc is not None:
                             subjects.update(doc.subjects)
                     done.update(chunk)
-            with _transaction(db):
+            with changing(db):
                 flagged = self._refresh_suggestions(db, [g for g in graphs if isinstance(g, NamedNode)
                                                          and g.value.startswith(run_prefix)])
                 for chunk in _chunks(sorted(flagged)):
@@ -243,13 +248,10 @@ class SearchIndex:
                 dependents += db.execute(f"SELECT DISTINCT d.key, d.iri FROM refs r JOIN docs d ON d.id = r.doc "
                                          f"WHERE r.iri IN ({marks})", chunk).fetchall()
             for chunk in _chunks(sorted({(k, i) for k, i in dependents if k not in done})):
-                with _transaction(db):
+                with changing(db):
                     docs = [reader.describe(key, iri) for key, iri in chunk]
                     self._remove(db, self._rows(db, [key for key, _ in chunk]).values())
                     self._put(db, [doc for doc in docs if doc is not None])
-            with _transaction(db):  # readers in every process see that their memos are stale
-                db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'changes'")
-            self.generation += 1
 
     @staticmethod
     def _rows(db: sqlite3.Connection, keys: Sequence[str]) -> dict[str, tuple[int, str, str]]:
@@ -338,6 +340,57 @@ class SearchIndex:
 
     def _search(self, db: sqlite3.Connection, query: SearchQuery) -> SearchResult:
         expression = match_expression(query.text)
+        offset = (query.page - 1) * query.page_size
+        narrow = (query.year_from is not None and query.year_to is not None
+                  and query.year_to - query.year_from <= 150)
+        width = 10 if narrow else 100
+        with transaction(db):  # one snapshot for every part of the answer
+            changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
+            columns = self._columns
+            if columns is None or columns.changes != changes:
+                self._build_columns_later()
+                total, page, counted = self._select_sql(db, query, expression, offset, width, changes)
+            else:
+                total, page, counted = self._select_columns(db, columns, query, expression, offset, width)
+            hits = self._hits(db, page, expression)
+        ranked = expression is not None and total <= RANK_LIMIT
+        facets = self._facet_values(db, counted["facets"], query)
+        return SearchResult(query, total, hits, facets, counted["years"], counted["flags"],
+                            "relevance" if ranked else "title")
+
+    def _ranked_page(self, db: sqlite3.Connection, expression: str, within: str | None, offset: int,
+                     limit: int) -> list[int]:
+        """One page of the matches by BM25 (ties by id); ``within``: a table of the ids to rank."""
+        join = f"JOIN {within} h ON h.id = fts.rowid " if within else ""
+        return [doc_id for (doc_id,) in db.execute(
+            f"SELECT fts.rowid FROM fts {join}WHERE fts MATCH ? "
+            f"ORDER BY bm25(fts, {', '.join(map(str, _WEIGHTS))}), fts.rowid LIMIT ? OFFSET ?",
+            (expression, limit, offset))]
+
+    def _select_columns(self, db: sqlite3.Connection, columns: Columns, query: SearchQuery, expression: str | None,
+                        offset: int, width: int) -> tuple[int, list[int], dict]:
+        """The total, one page of document ids and the counts, with the columns in memory: SQLite only
+        finds the words, and ranks when there are few enough hits."""
+        matches = None
+        if expression:
+            joined = db.execute("SELECT group_concat(rowid, ' ') FROM fts WHERE fts MATCH ?", (expression,)).fetchone()[0]
+            matches = np.fromstring(joined or "", dtype=np.int64, sep=" ")
+        mask = columns.select(matches, query)
+        hits = np.flatnonzero(mask)
+        if expression and len(hits) <= RANK_LIMIT:
+            within = None
+            if len(hits) < len(matches):  # narrowed by a filter: rank only what is left
+                db.execute("DELETE FROM temp.hits")
+                db.execute("INSERT INTO temp.hits SELECT value FROM json_each(?)", (json.dumps(hits.tolist()),))
+                within = "temp.hits"
+            page = self._ranked_page(db, expression, within, offset, query.page_size)
+        else:
+            page = columns.by_title(hits, offset, query.page_size)
+        return len(hits), page, columns.count(mask, hits, set(query.filters), width)
+
+    def _select_sql(self, db: sqlite3.Connection, query: SearchQuery, expression: str | None, offset: int,
+                    width: int, changes: str) -> tuple[int, list[int], dict]:
+        """The same as ``_select_columns``, all in SQL (an index in memory, or columns not read yet)."""
         conditions, args = [], []
         if expression:
             conditions.append("d.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
@@ -357,120 +410,89 @@ class SearchIndex:
         for facet, value in query.filters:
             conditions.append("d.id IN (SELECT doc FROM facets WHERE facet = ? AND value = ?)")
             args += [facet, value]
-        offset = (query.page - 1) * query.page_size
-        with _transaction(db):  # one snapshot for every part of the answer
-            if conditions:
-                db.execute("DELETE FROM temp.hits")
-                if expression and len(conditions) == 1:
-                    # words only: straight from the full-text index, no row of docs read
-                    db.execute("INSERT INTO temp.hits SELECT rowid FROM fts WHERE fts MATCH ?", args)
-                else:
-                    db.execute("INSERT INTO temp.hits SELECT d.id FROM docs d WHERE " + " AND ".join(conditions), args)
-                source = "temp.hits"
+        source = "docs"
+        if conditions:
+            db.execute("DELETE FROM temp.hits")
+            if expression and len(conditions) == 1:
+                # words only: straight from the full-text index, no row of docs read
+                db.execute("INSERT INTO temp.hits SELECT rowid FROM fts WHERE fts MATCH ?", args)
             else:
-                source = "docs"
-            changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
-            memo = self._browse_memo if source == "docs" and self._browse_memo and \
-                self._browse_memo[0] == changes else None
-            total = memo[1]["total"] if memo else db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
-            ranked = expression is not None and total <= RANK_LIMIT
-            if ranked:
-                rows = db.execute(
-                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, "
-                    "snippet(fts, -1, char(2), char(3), '…', 14) FROM fts JOIN temp.hits h ON h.id = fts.rowid "
-                    "JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? "
-                    f"ORDER BY bm25(fts, {', '.join(map(str, _WEIGHTS))}), d.id LIMIT ? OFFSET ?",
-                    (expression, query.page_size, offset)).fetchall()
-            elif expression:
-                # too many to rank (bm25 costs every match): in title order, with the shown hits' passages
-                rows = db.execute(
-                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
-                    f"FROM docs d WHERE d.id IN (SELECT id FROM {source}) ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
-                    (query.page_size, offset)).fetchall()
-                if rows:
-                    marks = ",".join("?" * len(rows))
-                    passages = dict(db.execute(
-                        "SELECT rowid, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts "
-                        f"WHERE fts MATCH ? AND rowid IN ({marks})", (expression, *[r[0] for r in rows])))
-                    rows = [(*r[:-1], passages.get(r[0])) for r in rows]
-            else:
-                within = "" if source == "docs" else f"WHERE d.id IN (SELECT id FROM {source}) "
-                rows = db.execute(
-                    "SELECT d.id, d.key, d.iri, d.titles, d.begin_year, d.end_year, d.has_image, d.has_suggestions, NULL "
-                    f"FROM docs d {within}ORDER BY d.sort, d.id LIMIT ? OFFSET ?",
-                    (query.page_size, offset)).fetchall()
-            classes: dict[int, list[str]] = {}
-            if rows:
-                ids = [r[0] for r in rows]
-                for doc_id, value in db.execute(
-                        f"SELECT doc, value FROM facets WHERE facet = 'class' AND doc IN ({','.join('?' * len(ids))})", ids):
-                    classes.setdefault(doc_id, []).append(value)
-            hits = [Hit(key, iri, json.loads(titles), sorted(classes.get(doc_id, [])), begin, end, bool(image),
-                        bool(suggestions), snippet)
-                    for doc_id, key, iri, titles, begin, end, image, suggestions, snippet in rows]
-            if memo:
-                counted = memo[1]
-            else:
-                counted = self._count(db, source, query, total, changes)
-                if source == "docs":
-                    self._browse_memo = (changes, {**counted, "total": total})
-        facets = self._facet_values(db, counted["facets"], query)
-        return SearchResult(query, total, hits, facets, counted["years"], counted["flags"],
-                            "relevance" if ranked else "title")
+                db.execute("INSERT INTO temp.hits SELECT d.id FROM docs d WHERE " + " AND ".join(conditions), args)
+            source = "temp.hits"
+        memo = self._browse_memo if source == "docs" and self._browse_memo and self._browse_memo[0] == changes else None
+        total = memo[1]["total"] if memo else db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
+        if expression and total <= RANK_LIMIT:
+            within = None if len(conditions) == 1 else source  # words only: the matches are the hits
+            page = self._ranked_page(db, expression, within, offset, query.page_size)
+        else:
+            within = "" if source == "docs" else f"WHERE d.id IN (SELECT id FROM {source}) "
+            page = [doc_id for (doc_id,) in db.execute(
+                f"SELECT d.id FROM docs d {within}ORDER BY d.sort, d.id LIMIT ? OFFSET ?", (query.page_size, offset))]
+        if memo:
+            return total, page, memo[1]
+        counted = self._count_sql(db, source, width)
+        if source == "docs":
+            self._browse_memo = (changes, {**counted, "total": total})
+        return total, page, counted
 
-    def _count(self, db: sqlite3.Connection, source: str, query: SearchQuery, total: int, changes: str) -> dict:
+    @staticmethod
+    def _hits(db: sqlite3.Connection, page: list[int], expression: str | None) -> list[Hit]:
+        """The shown hits, in ``page``'s order, with their best passage when there are words."""
+        if not page:
+            return []
+        marks = ",".join("?" * len(page))
+        rows = {row[0]: row for row in db.execute(
+            "SELECT id, key, iri, titles, begin_year, end_year, has_image, has_suggestions "
+            f"FROM docs WHERE id IN ({marks})", page)}
+        passages = dict(db.execute(
+            f"SELECT rowid, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts WHERE fts MATCH ? AND rowid IN ({marks})",
+            (expression, *page))) if expression else {}
+        classes: dict[int, list[str]] = {}
+        for doc_id, value in db.execute(f"SELECT doc, value FROM facets WHERE facet = 'class' AND doc IN ({marks})", page):
+            classes.setdefault(doc_id, []).append(value)
+        return [Hit(key, iri, json.loads(titles), sorted(classes.get(doc_id, [])), begin, end, bool(image),
+                    bool(suggestions), passages.get(doc_id))
+                for doc_id, key, iri, titles, begin, end, image, suggestions in (rows[i] for i in page)]
+
+    @staticmethod
+    def _count_sql(db: sqlite3.Connection, source: str, width: int) -> dict:
         """Facet value counts, the year histogram and the flag counts within ``source``."""
-        narrow = (query.year_from is not None and query.year_to is not None
-                  and query.year_to - query.year_from <= 150)
-        width = 10 if narrow else 100
-        bitmaps = self._bitmaps
-        if source != "docs" and total >= _BITMAP_HITS:
-            if bitmaps is not None and bitmaps.changes == changes:
-                hits = bitmaps.mask([i for (i,) in db.execute(f"SELECT id FROM {source}")])
-                return {"facets": bitmaps.count(hits, {v for f, v in query.filters}),
-                        "years": bitmaps.years(hits, width), "flags": bitmaps.flag_counts(hits)}
-            self._build_bitmaps_later()
         where = "" if source == "docs" else f" WHERE d.id IN (SELECT id FROM {source})"
         years = [(bucket, bucket + width - 1, n) for bucket, n in db.execute(
             f"SELECT ((d.begin_year + 100000) / {width}) * {width} - 100000 AS bucket, COUNT(*) FROM docs d{where}"
             f"{' AND' if where else ' WHERE'} d.begin_year IS NOT NULL GROUP BY bucket ORDER BY bucket")]
         image, suggestions = db.execute(
             f"SELECT COALESCE(SUM(d.has_image), 0), COALESCE(SUM(d.has_suggestions), 0) FROM docs d{where}").fetchone()
-        return {"facets": self._sql_facets(db, source), "years": years,
-                "flags": {"image": image, "suggestions": suggestions}}
-
-    @staticmethod
-    def _sql_facets(db: sqlite3.Connection, source: str) -> dict[str, list[tuple[str, int]]]:
         counts: dict[str, list[tuple[str, int]]] = {f: [] for f in FACET_NAMES}
         # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
         # SQLite from scanning every facet row instead
         scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
         for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
             counts.setdefault(facet, []).append((value, n))
-        return counts
+        return {"facets": counts, "years": years, "flags": {"image": image, "suggestions": suggestions}}
 
     def warm(self) -> None:
-        """Start building the facet bitmaps now (a serving process calls this once it starts)."""
-        self._build_bitmaps_later()
+        """Start reading the columns now (a serving process calls this once it starts)."""
+        self._build_columns_later()
 
-    def _build_bitmaps_later(self) -> None:
-        """Build the facet bitmaps of the index as it is now, in a thread; searches count with SQL meanwhile."""
-        if self.memory or not self._bitmaps_building.acquire(blocking=False):
+    def _build_columns_later(self) -> None:
+        """Read the columns of the index as it is now, in a thread; searches use SQL meanwhile."""
+        if self.memory or not self._columns_building.acquire(blocking=False):
             return
 
         def build() -> None:
             try:
                 db = sqlite3.connect(self.location, isolation_level=None)
                 try:
-                    self._bitmaps = _Bitmaps.build(db)
+                    self._columns = Columns.build(db)
                 finally:
                     db.close()
             except sqlite3.Error:
-                log.exception("building the facet bitmaps failed; facets are counted with SQL")
+                log.exception("reading the search columns failed; searches use SQL")
             finally:
-                self._bitmaps_building.release()
+                self._columns_building.release()
 
-        threading.Thread(target=build, name="mouseion-facet-bitmaps", daemon=True).start()
+        threading.Thread(target=build, name="mouseion-search-columns", daemon=True).start()
 
     def _facet_values(self, db: sqlite3.Connection, counts: dict[str, list[tuple[str, int]]],
                       query: SearchQuery) -> dict[str, list[FacetValue]]:
