@@ -373,3 +373,19 @@ def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):
     shown = [best for best in (next(iter(h.titles.values())).casefold() for h in listed.hits)]
     assert shown == sorted(shown)
     assert all(h.snippet and "\x02" in h.snippet for h in listed.hits)
+
+
+def test_facet_links_are_the_general_link_with_one_value_added_or_removed():
+    from flask import Flask
+
+    from web.search import FacetLinks, link
+    queries = [SearchQuery(), SearchQuery(text="river"), SearchQuery(filters=(("material", PAPER),)),
+               SearchQuery(text="a b", filters=(("maker", "urn:x:1"), ("type", "urn:y")), year_from=1800,
+                           has_image=False, page=4, page_size=7)]
+    with Flask(__name__).test_request_context("/search"):
+        for query in queries:
+            links = FacetLinks(query)
+            toggles = [("maker", "http://x.org/y?z=1&b", False)] + [(f, v, True) for f, v in query.filters]
+            for facet, value, selected in toggles:
+                chosen = [f for f in query.filters if f != (facet, value)] if selected else [*query.filters, (facet, value)]
+                assert links.toggle(facet, value, selected) == link(query, filters=chosen)

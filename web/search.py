@@ -67,6 +67,21 @@ def link(query: SearchQuery, **changes) -> str:
     return f"{request.path}?{urlencode(query.params(**changes))}"
 
 
+class FacetLinks:
+    """``link(query, filters=...)`` for adding or removing one facet value (a page has dozens of them):
+    the query's other parameters are encoded once."""
+
+    def __init__(self, query: SearchQuery) -> None:
+        rest = query.params(filters=())
+        self.head = urlencode(rest[:1]) if query.text else ""
+        self.tail = urlencode(rest[1:] if query.text else rest)
+        self.filters = list(query.filters)
+
+    def toggle(self, facet: str, value: str, selected: bool) -> str:
+        chosen = [f for f in self.filters if f != (facet, value)] if selected else [*self.filters, (facet, value)]
+        return f"{request.path}?" + "&".join(part for part in (self.head, urlencode(chosen), self.tail) if part)
+
+
 def describe(result: SearchResult) -> dict:
     """The one answer shape: the JSON body, and what the page template reads."""
     langs = languages()
@@ -81,16 +96,12 @@ def describe(result: SearchResult) -> dict:
             "begin": hit.begin, "end": hit.end, "has_image": hit.has_image,
             "has_suggestions": hit.has_suggestions, "snippet": snippet_parts(hit.snippet)})
     facets = {}
+    links = FacetLinks(query)
     for facet in FACETS:
         values = []
         for value in result.facets.get(facet.name, []):
-            chosen = list(query.filters)
-            if value.selected:
-                chosen.remove((facet.name, value.value))
-            else:
-                chosen.append((facet.name, value.value))
             values.append({"value": value.value, **label(value.labels, value.value, langs), "count": value.count,
-                           "selected": value.selected, "href": link(query, filters=chosen)})
+                           "selected": value.selected, "href": links.toggle(facet.name, value.value, value.selected)})
         facets[facet.name] = {"title": facet.title, "values": values}
     years = [{"from": first, "to": last, "count": n, "href": link(query, **{"from": first, "to": last})}
              for first, last, n in result.years]
