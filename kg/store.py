@@ -122,8 +122,7 @@ class _Writes:
     """One transaction's worth of writes: SPARQL Update text, plus plain quads for brand-new records."""
 
     def __init__(self) -> None:
-        self.fresh: list[bytes] = []      # graphs of records new to the store, as N-Quads
-        self.fresh_log: list[Quad] = []   # and their change-log entries
+        self.fresh: list[bytes] = []      # records new to the store and their change-log entries, as N-Quads
         self.fresh_graphs: list[NamedNode] = []
         self.drops: list[str] = []
         self.inserts: list[str] = []
@@ -516,8 +515,8 @@ class Store:
         extra = self.hierarchy.infer_types(record.triples)
         described = self._meta(record, digest, state.created if state is not None else now, now, bool(extra))
         if state is None and fresh_ok:
-            writes.fresh += [_in_graph(body, graph), _in_graph(_ntriples(extra), inferred)]
-            writes.fresh_log += [Quad(t.subject, t.predicate, t.object, meta) for t in described]
+            writes.fresh += [_in_graph(body, graph), _in_graph(_ntriples(extra), inferred),
+                             _in_graph(_ntriples(described), meta)]
             writes.fresh_graphs += [graph, inferred]
         else:
             if state is not None:
@@ -575,36 +574,40 @@ class Store:
     def _write_fresh(self, writes: "_Writes") -> None:
         """Records new to the store, at bulk-load speed, still wholly written or not at all.
 
-        The bulk loader is not transactional, so the record graphs are first named in the pending graph
-        (one transaction), then bulk-written, then their change-log entries go in (one transaction) and
-        the pending graph is dropped. A record counts as present only once its change-log entry is
-        there; ``_recover`` removes what a crash left of pending graphs without one. Records replacing
-        older versions never take this path: their old graphs must survive a crash.
+        The bulk loader is not transactional, so the record graphs are first listed as uncommitted in
+        the pending graph, then the records, their inferred types and their change-log entries are
+        bulk-written, and then one transaction drops the pending graph: that is the commit. ``_recover``
+        removes what a crash left of graphs still listed, with their change-log entries (a record new
+        to the store had none). Records replacing older versions never take this path: their old
+        graphs must survive a crash. Nothing here is a transactional insert, which reads before it
+        writes, more slowly the larger the store (see docs/design-notes.md).
         """
         self.generation += 1
         pending = self.uris.pending_graph
         try:
-            self.backend.extend([Quad(g, MOU.pending, Literal(True), pending) for g in writes.fresh_graphs])
+            self.backend.bulk_load(_in_graph(_ntriples([Triple(g, MOU.uncommitted, Literal(True))
+                                                        for g in writes.fresh_graphs]), pending))
             self.backend.bulk_load(b"".join(writes.fresh))
-            self.backend.extend(writes.fresh_log)
             self.backend.remove_graph(pending)
         except (OSError, SyntaxError) as error:
             raise StoreError(f"write failed: {error}; the records of this batch are removed when the store "
                              f"is next opened for writing") from None
 
     def _recover(self) -> None:
-        """Remove what an interrupted ``_write_fresh`` left behind: graphs with no change-log entry."""
-        pending = self.uris.pending_graph
-        graphs = [q.subject for q in self.backend.quads(None, MOU.pending, None, pending)]
-        if not graphs:
+        """Remove what an interrupted ``_write_fresh`` left behind: every graph still listed as
+        uncommitted, with its change-log entry. (Graphs listed by the earlier protocol, ``mou:pending``,
+        were committed once their change-log entry was written: those stay.)"""
+        pending, meta = self.uris.pending_graph, self.uris.meta_graph
+        listed = [(q.subject, q.predicate == MOU.uncommitted) for q in self.backend.quads(None, None, None, pending)
+                  if q.predicate in (MOU.uncommitted, MOU.pending)]
+        if not listed and not self.backend.contains_graph(pending):
             return
-        meta = self.uris.meta_graph
-        for graph in graphs:
-            committed = any(True for _ in self.backend.quads(graph, MOU.key, None, meta)) or \
-                any(True for _ in self.backend.quads(graph, RDF.type, MOU.InferredGraph, meta))
-            if not committed:
-                self.backend.remove_graph(graph)
-        self.backend.remove_graph(pending)
+        doomed = [graph for graph, uncommitted in listed if uncommitted or not (
+            any(True for _ in self.backend.quads(graph, MOU.key, None, meta)) or
+            any(True for _ in self.backend.quads(graph, RDF.type, MOU.InferredGraph, meta)))]
+        self._update("".join(f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{g.value}> ?p ?o }} }} ;\n"
+                             f"DROP SILENT GRAPH <{g.value}> ;\n" for g in doomed) +
+                     f"DROP SILENT GRAPH <{pending.value}>")
 
     def _update(self, update: str) -> None:
         self.generation += 1

@@ -17,6 +17,7 @@ from kg.readers.mapped import read, sample_mapping_path
 from kg.record import Record, Uris
 from kg.settings import Settings
 from kg.store import Store, content_hash
+from ontology.namespaces import MOU, RDF
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "http://localhost:8000/"
@@ -112,14 +113,41 @@ def test_kill_9_mid_fresh_load_leaves_no_partial_record(tmp_path):
 
 
 def test_interrupted_bulk_write_is_removed_on_next_open(tmp_path):
-    """What a crash between the bulk write and the change-log transaction leaves: data, no log entry."""
+    """What a crash before the commit leaves: graphs listed as uncommitted, some or all of their data and
+    change-log entries. The next open removes all of it, and nothing else."""
+    records = tate_records()[:3]
+    store = Store.open(tmp_path / "store", BASE)
+    store.commit(records[:1])
+    orphan = records[1]
+    graph, inferred = store.uris.record_graph(orphan.key), store.uris.inferred_graph(orphan.key)
+    meta, pending = store.uris.meta_graph, store.uris.pending_graph
+    store.backend.bulk_load(ox.serialize([ox.Quad(g, MOU.uncommitted, ox.Literal(True), pending)
+                                          for g in (graph, inferred)], format=ox.RdfFormat.N_QUADS))
+    half_an_entry = [ox.Triple(graph, MOU.key, ox.Literal(orphan.key)), ox.Triple(inferred, RDF.type, MOU.InferredGraph)]
+    store.backend.bulk_load(ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in orphan.triples] +
+                                         [ox.Quad(t.subject, t.predicate, t.object, meta) for t in half_an_entry],
+                                         format=ox.RdfFormat.N_QUADS))
+    before = len(list(store.backend.quads(None, None, None, None)))
+    store.close()
+
+    store = Store.open(tmp_path / "store", BASE)
+    assert not store.backend.contains_graph(graph)
+    assert not list(store.backend.quads(graph, None, None, meta)) and not list(store.backend.quads(inferred, None, None, meta))
+    assert assert_every_graph_committed(store).keys() == {records[0].key}
+    assert store.record_triples(records[0].key)
+    assert len(list(store.backend.quads(None, None, None, None))) == before - len(orphan.triples) - 2 - 2
+
+
+def test_a_store_interrupted_under_the_earlier_protocol_keeps_its_committed_records(tmp_path):
+    """Stores written before the commit moved to the pending graph's removal listed graphs as
+    ``mou:pending`` and committed them with their change-log entry: those stay, the others go."""
     records = tate_records()[:3]
     store = Store.open(tmp_path / "store", BASE)
     store.commit(records[:1])
     orphan = records[1]
     graph, inferred = store.uris.record_graph(orphan.key), store.uris.inferred_graph(orphan.key)
     pending = store.uris.pending_graph
-    store.backend.extend([ox.Quad(g, ox.NamedNode("https://w3id.org/mouseion/ns#pending"), ox.Literal(True), pending)
+    store.backend.extend([ox.Quad(g, MOU.pending, ox.Literal(True), pending)
                           for g in (graph, inferred, store.uris.record_graph(records[0].key))])
     store.backend.bulk_load(ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in orphan.triples],
                                          format=ox.RdfFormat.N_QUADS))
