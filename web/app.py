@@ -62,8 +62,8 @@ def health():
     try:
         _store().ping()
     except StoreError as error:
-        return jsonify(status="error", error=str(error)), 503
-    return jsonify(status="ok", store="readable")
+        return jsonify(status="error", version=_version(), error=str(error)), 503
+    return jsonify(status="ok", version=_version(), store="readable")
 
 
 def versions():
