@@ -600,7 +600,7 @@ class Store:
         pending, meta = self.uris.pending_graph, self.uris.meta_graph
         listed = [(q.subject, q.predicate == MOU.uncommitted) for q in self.backend.quads(None, None, None, pending)
                   if q.predicate in (MOU.uncommitted, MOU.pending)]
-        if not listed and not self.backend.contains_graph(pending):
+        if not listed:
             return
         doomed = [graph for graph, uncommitted in listed if uncommitted or not (
             any(True for _ in self.backend.quads(graph, MOU.key, None, meta)) or
