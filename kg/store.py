@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -114,6 +115,26 @@ def _ntriples(triples: Iterable[Triple]) -> bytes:
     return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
 
 
+def journal_of(store_path: Path) -> Path:
+    """The journal of the batch a store is bulk-writing: ``<store>.pending`` (see ``Store._write_fresh``)."""
+    return store_path.with_name(store_path.name + ".pending")
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write a file so that it exists whole or not at all, and durably (a new file renamed into place)."""
+    part = path.with_name(path.name + ".part")
+    with open(part, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(part, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def _dt(value: str) -> Literal:
     return Literal(value, datatype=XSD.dateTime)
 
@@ -171,6 +192,7 @@ class Store:
         #: vocabulary and plain graphs it replaced); derived indexes (kg.search) keep in step through it
         self.listeners: list = []
         self._writer: ThreadPoolExecutor | None = None  # the writer thread of ``commit_behind``
+        self._writable = False  # opened for writing (a read-only store cannot flush)
         self._behind: tuple[Future, _Staged] | None = None
 
     # ---------------------------------------------------------------- opening
@@ -194,6 +216,7 @@ class Store:
             raise StoreError(f"cannot open store {path}: {error}{hint}") from None
         store = cls(EmbeddedBackend(oxi), Uris(base_uri), Path(path) if path is not None else None)
         if not read_only:
+            store._writable = True
             store._recover()
         if not read_only and not bare:
             store._initialise()
@@ -241,7 +264,8 @@ class Store:
             if self._writer is not None:
                 self._writer.shutdown()
                 self._writer = None
-            self.backend.flush()
+            if self._writable:
+                self.backend.flush()
         if self._vault is not None:
             self._vault.close()
             self._vault = None
@@ -574,40 +598,62 @@ class Store:
     def _write_fresh(self, writes: "_Writes") -> None:
         """Records new to the store, at bulk-load speed, still wholly written or not at all.
 
-        The bulk loader is not transactional, so the record graphs are first listed as uncommitted in
-        the pending graph, then the records, their inferred types and their change-log entries are
-        bulk-written, and then one transaction drops the pending graph: that is the commit. ``_recover``
-        removes what a crash left of graphs still listed, with their change-log entries (a record new
-        to the store had none). Records replacing older versions never take this path: their old
-        graphs must survive a crash. Nothing here is a transactional insert, which reads before it
-        writes, more slowly the larger the store (see docs/design-notes.md).
+        The bulk loader is not transactional, so the batch's record graphs (and inferred-types graphs)
+        are first listed in a journal beside the store (``<store>.pending``, written whole or not at
+        all); then the records, their inferred types and their change-log entries are bulk-written, and
+        removing the journal is the commit. ``_recover`` removes every graph a journal still lists, with
+        its change-log entry (a record new to the store had none). Nothing here is a transactional
+        write: after a run of bulk loads, any transaction, even of one quad, waits for RocksDB to
+        compact what they wrote, for longer the larger the store (see docs/design-notes.md). Records
+        replacing older versions never take this path: their old graphs must survive a crash. (A store
+        on a SPARQL server has no journal: a crash there can leave part of a batch.)
         """
         self.generation += 1
-        pending = self.uris.pending_graph
+        journal = self._journal()
         try:
-            self.backend.bulk_load(_in_graph(_ntriples([Triple(g, MOU.uncommitted, Literal(True))
-                                                        for g in writes.fresh_graphs]), pending))
+            if journal is not None:
+                if journal.exists():  # an earlier batch failed half-way: its graphs go first
+                    self._recover()
+                _write_whole(journal, "".join(f"{g.value}\n" for g in writes.fresh_graphs))
             self.backend.bulk_load(b"".join(writes.fresh))
-            self.backend.remove_graph(pending)
+            if journal is not None:
+                journal.unlink()
         except (OSError, SyntaxError) as error:
             raise StoreError(f"write failed: {error}; the records of this batch are removed when the store "
-                             f"is next opened for writing") from None
+                             f"is next written to or opened for writing") from None
+
+    def _journal(self) -> Path | None:
+        """Where the batch being bulk-written lists its graphs (none for a store in memory or on a server)."""
+        if self.path is None or not isinstance(self.backend, EmbeddedBackend):
+            return None
+        return journal_of(self.path)
 
     def _recover(self) -> None:
-        """Remove what an interrupted ``_write_fresh`` left behind: every graph still listed as
-        uncommitted, with its change-log entry. (Graphs listed by the earlier protocol, ``mou:pending``,
-        were committed once their change-log entry was written: those stay.)"""
+        """Remove what an interrupted ``_write_fresh`` left behind: every graph its journal lists, with
+        its change-log entry; then the journal.
+
+        Stores written by earlier versions listed graphs in ``{base}graph/meta/pending`` instead, in two
+        ways: ``mou:uncommitted`` (the commit was that graph's removal, so a listed graph was never
+        committed) and ``mou:pending`` (committed once its change-log entry was written: those stay).
+        """
         pending, meta = self.uris.pending_graph, self.uris.meta_graph
-        listed = [(q.subject, q.predicate == MOU.uncommitted) for q in self.backend.quads(None, None, None, pending)
-                  if q.predicate in (MOU.uncommitted, MOU.pending)]
-        if not listed:
-            return
-        doomed = [graph for graph, uncommitted in listed if uncommitted or not (
-            any(True for _ in self.backend.quads(graph, MOU.key, None, meta)) or
-            any(True for _ in self.backend.quads(graph, RDF.type, MOU.InferredGraph, meta)))]
-        self._update("".join(f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{g.value}> ?p ?o }} }} ;\n"
-                             f"DROP SILENT GRAPH <{g.value}> ;\n" for g in doomed) +
-                     f"DROP SILENT GRAPH <{pending.value}>")
+        journal = self._journal()
+        doomed = []
+        if journal is not None and journal.exists():
+            try:
+                doomed += [NamedNode(line) for line in journal.read_text(encoding="utf-8").splitlines() if line]
+            except (OSError, UnicodeDecodeError, ValueError) as error:
+                raise StoreError(f"cannot read the journal of an interrupted load {journal}: {error}") from None
+        listed = [q for q in self.backend.quads(None, None, None, pending)]
+        doomed += [q.subject for q in listed if q.predicate == MOU.uncommitted or (q.predicate == MOU.pending and not (
+            any(True for _ in self.backend.quads(q.subject, MOU.key, None, meta)) or
+            any(True for _ in self.backend.quads(q.subject, RDF.type, MOU.InferredGraph, meta))))]
+        if doomed or listed:
+            self._update("".join(f"DELETE WHERE {{ GRAPH <{meta.value}> {{ <{g.value}> ?p ?o }} }} ;\n"
+                                 f"DROP SILENT GRAPH <{g.value}> ;\n" for g in doomed) +
+                         f"DROP SILENT GRAPH <{pending.value}>")
+        if journal is not None:
+            journal.unlink(missing_ok=True)
 
     def _update(self, update: str) -> None:
         self.generation += 1
@@ -661,5 +707,6 @@ class Store:
             raise StoreError(f"cannot restore from {source}: {error}") from None
         if path.exists():
             shutil.rmtree(path)
+        journal_of(path).unlink(missing_ok=True)  # the replaced store's, if any
         staging.rename(path)
         return cls.open(path, base_uri)

@@ -16,7 +16,8 @@ from kg.readers import ReadContext, Source
 from kg.readers.mapped import read, sample_mapping_path
 from kg.record import Record, Uris
 from kg.settings import Settings
-from kg.store import Store, content_hash
+from kg.errors import StoreError
+from kg.store import Store, content_hash, journal_of
 from ontology.namespaces import MOU, RDF
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,30 +113,70 @@ def test_kill_9_mid_fresh_load_leaves_no_partial_record(tmp_path):
     assert all(fresh[key] == digest for key, digest in present.items())
 
 
-def test_interrupted_bulk_write_is_removed_on_next_open(tmp_path):
-    """What a crash before the commit leaves: graphs listed as uncommitted, some or all of their data and
-    change-log entries. The next open removes all of it, and nothing else."""
+def plant(store_dir: Path, quads: list[ox.Quad]) -> None:
+    """Write quads the way a crashed load left them: bulk-loaded, with no Mouseion code around."""
+    raw = ox.Store(str(store_dir))
+    raw.bulk_load(ox.serialize(quads, format=ox.RdfFormat.N_QUADS), format=ox.RdfFormat.N_QUADS)
+    raw.flush()
+    del raw
+
+
+@pytest.mark.parametrize("listing", ["journal", "uncommitted (earlier protocol)"])
+def test_interrupted_bulk_write_is_removed_on_next_open(tmp_path, listing):
+    """What a crash before the commit leaves: graphs listed in the journal beside the store (or, by an
+    earlier version, in the pending graph), with some or all of their data and change-log entries. The
+    next open removes all of it and the listing, and nothing else."""
     records = tate_records()[:3]
     store = Store.open(tmp_path / "store", BASE)
     store.commit(records[:1])
+    uris = store.uris
+    store.close()
     orphan = records[1]
-    graph, inferred = store.uris.record_graph(orphan.key), store.uris.inferred_graph(orphan.key)
-    meta, pending = store.uris.meta_graph, store.uris.pending_graph
-    store.backend.bulk_load(ox.serialize([ox.Quad(g, MOU.uncommitted, ox.Literal(True), pending)
-                                          for g in (graph, inferred)], format=ox.RdfFormat.N_QUADS))
+    graph, inferred = uris.record_graph(orphan.key), uris.inferred_graph(orphan.key)
+    meta, pending = uris.meta_graph, uris.pending_graph
     half_an_entry = [ox.Triple(graph, MOU.key, ox.Literal(orphan.key)), ox.Triple(inferred, RDF.type, MOU.InferredGraph)]
-    store.backend.bulk_load(ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in orphan.triples] +
-                                         [ox.Quad(t.subject, t.predicate, t.object, meta) for t in half_an_entry],
-                                         format=ox.RdfFormat.N_QUADS))
+    planted = ([ox.Quad(t.subject, t.predicate, t.object, graph) for t in orphan.triples] +
+               [ox.Quad(t.subject, t.predicate, t.object, meta) for t in half_an_entry])
+    if listing == "journal":
+        journal_of(tmp_path / "store").write_text(f"{graph.value}\n{inferred.value}\n")
+    else:
+        planted += [ox.Quad(g, MOU.uncommitted, ox.Literal(True), pending) for g in (graph, inferred)]
+    plant(tmp_path / "store", planted)
+    store = Store.open(tmp_path / "store", BASE, read_only=True)
     before = len(list(store.backend.quads(None, None, None, None)))
     store.close()
 
     store = Store.open(tmp_path / "store", BASE)
+    assert not journal_of(tmp_path / "store").exists()
     assert not store.backend.contains_graph(graph)
     assert not list(store.backend.quads(graph, None, None, meta)) and not list(store.backend.quads(inferred, None, None, meta))
     assert assert_every_graph_committed(store).keys() == {records[0].key}
     assert store.record_triples(records[0].key)
-    assert len(list(store.backend.quads(None, None, None, None))) == before - len(orphan.triples) - 2 - 2
+    listed = 0 if listing == "journal" else 2
+    assert len(list(store.backend.quads(None, None, None, None))) == before - len(orphan.triples) - 2 - listed
+
+
+def test_a_batch_whose_write_failed_half_way_is_removed_before_the_next_write(tmp_path, monkeypatch):
+    """The disk fills up half-way through a batch's bulk write: the load fails with a clear error, the
+    journal keeps the batch's graphs listed, and the store's next write removes what was written."""
+    records = tate_records()[:6]
+    store = Store.open(tmp_path / "store", BASE)
+    store.commit(records[:2])
+    real = store.backend.bulk_load
+
+    def disk_full(nquads: bytes) -> None:
+        real(nquads[:nquads.index(b"\n", len(nquads) // 2) + 1])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.backend, "bulk_load", disk_full)
+    with pytest.raises(StoreError, match="No space left on device"):
+        store.commit(records[2:4])
+    assert journal_of(tmp_path / "store").exists()
+    assert any(store.backend.quads(None, None, None, store.uris.record_graph(records[2].key)))  # half written
+    monkeypatch.setattr(store.backend, "bulk_load", real)
+    store.commit(records[4:])
+    assert not journal_of(tmp_path / "store").exists()
+    assert assert_every_graph_committed(store).keys() == {r.key for r in records[:2] + records[4:]}
 
 
 def test_a_store_interrupted_under_the_earlier_protocol_keeps_its_committed_records(tmp_path):
