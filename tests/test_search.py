@@ -389,3 +389,34 @@ def test_facet_links_are_the_general_link_with_one_value_added_or_removed():
             for facet, value, selected in toggles:
                 chosen = [f for f in query.filters if f != (facet, value)] if selected else [*query.filters, (facet, value)]
                 assert links.toggle(facet, value, selected) == link(query, filters=chosen)
+
+
+def test_a_renaming_between_batches_reaches_the_works_loaded_before_and_after(tmp_path):
+    """A load's batch that renames an artist re-indexes the works that name them from earlier batches,
+    and works in later batches carry the new name."""
+    store = Store.open(tmp_path / "store", BASE)
+    index = SearchIndex.attach(store, tmp_path / "index.sqlite")
+    person = NamedNode(f"{BASE}id/person/p1")
+
+    def work(n: int) -> Record:
+        obj = NamedNode(f"{BASE}id/object/w{n}")
+        production = NamedNode(f"{obj.value}#production")
+        return Record(f"t/w{n}", "t", [Triple(obj, RDF.type, CRM["E22_Human-Made_Object"]),
+                                       Triple(obj, RDFS.label, Literal(f"Work {n}", language="en")),
+                                       Triple(obj, CRM.P108i_was_produced_by, production),
+                                       Triple(production, CRM.P14_carried_out_by, person)], Origin("test"), focus=obj)
+
+    def artist(name: str) -> Record:
+        return Record("t/p1", "t", [Triple(person, RDF.type, CRM.E21_Person), Triple(person, RDFS.label, Literal(name))],
+                      Origin("test"), focus=person)
+
+    for batch in ([artist("Olga Quince"), work(1)], [work(2)], [artist("Petra Zinnia")], [work(3)]):
+        store.commit_behind(batch)
+    store.settle()
+
+    def found(text: str) -> list[str]:
+        return sorted(hit.iri.rsplit("/", 1)[1] for hit in index.search(SearchQuery(text=text)).hits)
+
+    assert found("zinnia") == ["p1", "w1", "w2", "w3"]
+    assert found("quince") == []
+    store.close()
