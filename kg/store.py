@@ -644,7 +644,7 @@ class Store:
                 doomed += [NamedNode(line) for line in journal.read_text(encoding="utf-8").splitlines() if line]
             except (OSError, UnicodeDecodeError, ValueError) as error:
                 raise StoreError(f"cannot read the journal of an interrupted load {journal}: {error}") from None
-        listed = [q for q in self.backend.quads(None, None, None, pending)]
+        listed = list(self.backend.quads(None, None, None, pending))
         doomed += [q.subject for q in listed if q.predicate == MOU.uncommitted or (q.predicate == MOU.pending and not (
             any(True for _ in self.backend.quads(q.subject, MOU.key, None, meta)) or
             any(True for _ in self.backend.quads(q.subject, RDF.type, MOU.InferredGraph, meta))))]

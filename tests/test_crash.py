@@ -156,6 +156,21 @@ def test_interrupted_bulk_write_is_removed_on_next_open(tmp_path, listing):
     assert len(list(store.backend.quads(None, None, None, None))) == before - len(orphan.triples) - 2 - listed
 
 
+@pytest.mark.parametrize("garbage", [b"not an IRI, a sentence\n", b"\xff\xfe\x00binary\n"])
+def test_a_damaged_journal_stops_the_store_opening_and_changes_nothing(tmp_path, garbage):
+    """A journal that is not a list of IRIs (edited by hand, or damaged on disk): opening the store for
+    writing refuses with the journal's name, and no graph is touched."""
+    store = Store.open(tmp_path / "store", BASE)
+    store.commit(tate_records()[:2])
+    store.close()
+    journal_of(tmp_path / "store").write_bytes(garbage)
+    before = ox.Store.read_only(str(tmp_path / "store")).dump(format=ox.RdfFormat.N_QUADS)
+    with pytest.raises(StoreError, match=r"store\.pending"):
+        Store.open(tmp_path / "store", BASE)
+    assert ox.Store.read_only(str(tmp_path / "store")).dump(format=ox.RdfFormat.N_QUADS) == before
+    assert journal_of(tmp_path / "store").read_bytes() == garbage
+
+
 def test_a_batch_whose_write_failed_half_way_is_removed_before_the_next_write(tmp_path, monkeypatch):
     """The disk fills up half-way through a batch's bulk write: the load fails with a clear error, the
     journal keeps the batch's graphs listed, and the store's next write removes what was written."""
