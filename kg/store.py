@@ -624,9 +624,7 @@ class Store:
 
     def _journal(self) -> Path | None:
         """Where the batch being bulk-written lists its graphs (none for a store in memory or on a server)."""
-        if self.path is None or not isinstance(self.backend, EmbeddedBackend):
-            return None
-        return journal_of(self.path)
+        return journal_of(self.path) if self.path is not None else None
 
     def _recover(self) -> None:
         """Remove what an interrupted ``_write_fresh`` left behind: every graph its journal lists, with
