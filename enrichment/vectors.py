@@ -51,8 +51,7 @@ class VectorIndex:
     def load(cls, folder: Path, name: str) -> "VectorIndex":
         path = Path(folder) / f"{name}.npz"
         if not path.is_file():
-            raise NotFound(f"no stored {name} embeddings in {folder}: run the job that makes them "
-                           f"(see `mouseion enrich --list`)")
+            raise NotFound(_missing(folder, name))
         with np.load(path, allow_pickle=False) as data:
             return cls(name, [str(i) for i in data["iris"]], data["vectors"].astype(np.float32),
                        json.loads(str(data["meta"])))
@@ -109,13 +108,17 @@ class VectorIndex:
 
     @classmethod
     def cached(cls, folder: Path, name: str) -> "VectorIndex":
-        """``load``, kept while the file is unchanged (pages ask for it on every view)."""
-        path = Path(folder) / f"{name}.npz"
+        """``load``, kept while the file is unchanged (every object page asks, before any job has run
+        too: one ``stat`` answers)."""
         try:
-            stat = path.stat()
+            stat = os.stat(f"{folder}/{name}.npz")
         except OSError:
-            return cls.load(folder, name)  # raises the NotFound that names the job to run
+            raise NotFound(_missing(folder, name)) from None
         return _cached_load(str(folder), name, stat.st_mtime_ns, stat.st_size)
+
+
+def _missing(folder, name: str) -> str:
+    return f"no stored {name} embeddings in {folder}: run the job that makes them (see `mouseion enrich --list`)"
 
 
 @lru_cache(maxsize=4)

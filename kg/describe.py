@@ -574,9 +574,10 @@ class Describer:
         for group in description.inverse:
             if group.property == EDM.aggregatedCHO.value:
                 for aggregation in group.values[:1]:
-                    for quad in self.store.backend.quads(NamedNode(aggregation.iri), None, None, None):
-                        if quad.predicate in (EDM.object, EDM.isShownBy) and isinstance(quad.object, NamedNode):
-                            urls.append(quad.object.value)
+                    for predicate in (EDM.object, EDM.isShownBy):  # two reads: an aggregation says much else
+                        urls += [q.object.value for q in self.store.backend.quads(NamedNode(aggregation.iri),
+                                                                                  predicate, None, None)
+                                 if type(q.object) is NamedNode]
         return [u for u in dict.fromkeys(urls) if u.startswith(("http://", "https://"))]
 
     # --- RDF for /data ---
