@@ -103,6 +103,25 @@ def test_machine_statements_carry_a_badge_and_an_explanation(site):
     assert len(machine) == 2
 
 
+def test_an_event_sentence_names_every_maker_and_marks_the_machine_s_one():
+    from kg.describe import Suggestion, Value
+    from web.pages import Event
+    from web.pages_html import Renderer
+    guess = Suggestion("urn:a", 0.5, "gnn", "", "http://example.org/mou#pending", "", "")
+    makers = [Value(iri="urn:x:1", label="Ann"), Value(iri="urn:x:2", label="Bo <b>"),
+              Value(iri="urn:x:3", label="Cy", suggestion=guess)]
+    sentence = Renderer(lambda iri: "/page/" + iri[6:]).event(
+        Event("Made", agents=makers, when="1830–41", places=[Value(iri="urn:x:4", label="Rome")]))
+    tree = lxml.html.fragment_fromstring(str(sentence))
+    badge = one(tree, "//span[@class='machine']")
+    assert text(badge) == "Machine suggestion · 50% · gnn · pending" and badge.getprevious().text == "Cy"
+    badge.drop_tree()
+    assert text(tree) == "Made by Ann, Bo <b> and Cy, 1830–41, in Rome."
+    assert [a.get("href") for a in tree.xpath("//a")] == ["/page/1", "/page/2", "/page/3", "/page/4"]
+    assert not tree.xpath("//details") and not tree.xpath("//b"), "no explanation inside a sentence; labels inert"
+    assert text(lxml.html.fragment_fromstring(str(Renderer(str).event(Event("Born", when="1757"))))) == "Born 1757."
+
+
 def test_the_rejected_suggestion_object_is_not_stated_by_the_machine(site):
     rejected = SUGGESTIONS[2]
     _, tree = page(site, path_of(OBJECT))

@@ -59,7 +59,7 @@ class Renderer:
         else:
             out = self._link(v)
         if v.suggestion is not None:
-            out += str(self.badge(v.suggestion))  # a str + Markup would escape the str
+            out += self._badge(v.suggestion)
         return out
 
     def node(self, n: Node) -> Markup:
@@ -80,6 +80,35 @@ class Renderer:
         parts.append("</div>")
         return "".join(parts)
 
+    def event(self, e) -> Markup:
+        """One event told as a sentence: "Made by A, B and C, 1830–41, in London." (agents with their
+        machine badges, without the explanation: a ``<details>`` would end the paragraph)."""
+        sep = ", " if e.agents or e.after else " "
+        parts = [f'<p class="event event-{escape(e.verb.lower())}">{escape(e.verb)}']
+        if e.agents:
+            last = len(e.agents) - 1
+            parts.append(" by ")
+            for n, a in enumerate(e.agents):
+                parts.append(self._link(a) + (self._badge(a.suggestion, False) if a.suggestion is not None else ""))
+                parts.append(" and " if n == last - 1 else ", " if n < last else "")
+        if e.after:
+            parts.append(", after " + ", ".join(self._link(a) for a in e.after))
+        if e.when:
+            parts.append(sep + escape(e.when))
+        if e.places:
+            parts.append(sep + "in " + ", ".join(self._link(p) for p in e.places))
+        parts.append(".</p>")
+        return Markup("".join(parts))
+
+    def items(self, values) -> Markup:
+        """A catalogue field's values as list items."""
+        return Markup("".join(f"<li>{self._value(v)}</li>" for v in values))
+
+    def linking(self, values) -> Markup:
+        """One "what links here" group's resources as list items, machine-made ones with their badge."""
+        return Markup("".join(f"<li>{self._link(v)}{self._badge(v.suggestion) if v.suggestion is not None else ''}</li>"
+                              for v in values))
+
     def statements(self, properties) -> Markup:
         """The page's "All statements" list: every property, its values, machine ones marked."""
         parts = []
@@ -90,12 +119,14 @@ class Renderer:
                 parts.append(f"<dd{marked}>{self._value(v)}</dd>")
         return Markup("".join(parts))
 
-    @staticmethod
-    def badge(s: Suggestion | None, explain: bool = True) -> Markup:
+    @classmethod
+    def badge(cls, s: Suggestion | None, explain: bool = True) -> Markup:
         """Confidence, model and review state, and the explanation behind "Why?" (not inside a sentence:
         a ``<details>`` would end the paragraph)."""
-        if s is None:
-            return Markup("")
+        return Markup(cls._badge(s, explain) if s is not None else "")
+
+    @staticmethod
+    def _badge(s: Suggestion, explain: bool = True) -> str:
         state = escape(s.state.rsplit("#", 1)[-1])
         confidence = f"{round(s.confidence * 100)}%" if s.confidence is not None else "unknown confidence"
         model = escape(s.model or s.agent or "unknown model")
@@ -104,7 +135,6 @@ class Renderer:
         run = f", run <code>{escape(s.run)}</code>" if s.run else ""
         badge = f'<span class="badge">Machine suggestion · {confidence} · {model} · {state}</span>'
         if not explain:
-            return Markup(f'<span class="machine" data-state="{state}">{badge}</span>')
-        return Markup(
-            f'<span class="machine" data-state="{state}">{badge} <details class="why"><summary>Why?</summary>'
-            f'<p>{evidence}</p><p class="small">Suggested by {by}{run}.</p></details></span>')
+            return f'<span class="machine" data-state="{state}">{badge}</span>'
+        return (f'<span class="machine" data-state="{state}">{badge} <details class="why"><summary>Why?</summary>'
+                f'<p>{evidence}</p><p class="small">Suggested by {by}{run}.</p></details></span>')
