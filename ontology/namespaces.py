@@ -12,20 +12,31 @@ from pyoxigraph import NamedNode
 
 
 class Namespace:
-    """An IRI prefix that mints pyoxigraph terms: ``NS.local`` or ``NS["local-with-dash"]``."""
+    """An IRI prefix that mints pyoxigraph terms: ``NS.local`` or ``NS["local-with-dash"]``.
 
-    __slots__ = ("iri",)
+    Terms are immutable, so each is minted once and handed out again (minting checks the IRI, which
+    costs more than the look-up, and hot loops ask for the same few terms); the first ``KEPT`` are kept.
+    """
+
+    __slots__ = ("iri", "_minted")
+    KEPT = 4096
 
     def __init__(self, iri: str) -> None:
         self.iri = iri
+        self._minted: dict[str, NamedNode] = {}
 
     def __getitem__(self, local: str) -> NamedNode:
-        return NamedNode(self.iri + local)
+        term = self._minted.get(local)
+        if term is None:
+            term = NamedNode(self.iri + local)
+            if len(self._minted) < self.KEPT:
+                self._minted[local] = term
+        return term
 
     def __getattr__(self, local: str) -> NamedNode:
         if local.startswith("__"):
             raise AttributeError(local)
-        return NamedNode(self.iri + local)
+        return self[local]
 
     def __contains__(self, iri: object) -> bool:
         value = iri.value if isinstance(iri, NamedNode) else iri
