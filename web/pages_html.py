@@ -34,9 +34,6 @@ class Renderer:
     def __init__(self, href: Callable[[str], str]) -> None:
         self.href = href
 
-    def link(self, v: Value) -> Markup:
-        return Markup(self._link(v))
-
     def _link(self, v: Value) -> str:
         if v.iri:
             return f'<a href="{escape(self.href(v.iri))}">{escape(v.label or v.iri)}</a>'
@@ -48,9 +45,6 @@ class Renderer:
             return f'<span class="literal" lang="{lang}">{escape(v.text)}</span> <span class="lang">({lang})</span>'
         return f'<span class="literal">{escape(v.text)}</span>'
 
-    def value(self, v: Value) -> Markup:
-        return Markup(self._value(v))
-
     def _value(self, v: Value) -> str:
         if v.node is not None:
             out = self._node(v.node)
@@ -61,9 +55,6 @@ class Renderer:
         if v.suggestion is not None:
             out += self._badge(v.suggestion)
         return out
-
-    def node(self, n: Node) -> Markup:
-        return Markup(self._node(n))
 
     def _node(self, n: Node) -> str:
         parts = ['<div class="inline-node">']
@@ -119,14 +110,10 @@ class Renderer:
                 parts.append(f"<dd{marked}>{self._value(v)}</dd>")
         return Markup("".join(parts))
 
-    @classmethod
-    def badge(cls, s: Suggestion | None, explain: bool = True) -> Markup:
-        """Confidence, model and review state, and the explanation behind "Why?" (not inside a sentence:
-        a ``<details>`` would end the paragraph)."""
-        return Markup(cls._badge(s, explain) if s is not None else "")
-
     @staticmethod
     def _badge(s: Suggestion, explain: bool = True) -> str:
+        """Confidence, model and review state, and the explanation behind "Why?" (not inside a sentence:
+        a ``<details>`` would end the paragraph)."""
         state = escape(s.state.rsplit("#", 1)[-1])
         confidence = f"{round(s.confidence * 100)}%" if s.confidence is not None else "unknown confidence"
         model = escape(s.model or s.agent or "unknown model")
