@@ -344,7 +344,14 @@ def test_the_columns_in_memory_answer_exactly_as_sql_does(index, monkeypatch, ra
                SearchQuery(text="genf"), SearchQuery(filters=(("maker", rare_maker),)),
                SearchQuery(text="paper", filters=(("material", rare_material), ("material", PAPER))),
                SearchQuery(filters=(("maker", "http://example.org/nobody"),)), SearchQuery(page=3, page_size=50),
-               SearchQuery(text="watercolour", year_from=1800), SearchQuery(text="zzzznothing")]
+               SearchQuery(text="watercolour", year_from=1800), SearchQuery(text="zzzznothing"),
+               # words found and ranked in memory: several, a prefix, one twice, diacritics folded, a quote inside
+               SearchQuery(text="watercolour paper"), SearchQuery(text="gra* paper"), SearchQuery(text="Paper paper"),
+               SearchQuery(text="Genève"), SearchQuery(text='pa"per"'), SearchQuery(text="zzzznothing paper"),
+               # phrases of several words, which FTS5 finds and ranks
+               SearchQuery(text='"mallord william"'), SearchQuery(text='paper "joseph mallord"'),
+               SearchQuery(text="water-colour")]
+    several = {'"mallord william"', '"paper" "joseph mallord"', '"water-colour"', '"pa""per"""'}
     monkeypatch.setattr(kg.search.index, "RANK_LIMIT", rank_limit)
     with index._columns_building:  # no background read may replace the columns set here
         monkeypatch.setattr(index, "_build_columns_later", lambda: None)
@@ -357,10 +364,37 @@ def test_the_columns_in_memory_answer_exactly_as_sql_does(index, monkeypatch, ra
         raise AssertionError("answered with SQL, not the columns")
 
     monkeypatch.setattr(index, "_select_sql", no_sql)
+    ranked_by_sql = []
+    sql_ranking = index._ranked_page
+    monkeypatch.setattr(index, "_ranked_page", lambda db, expression, *rest: ranked_by_sql.append(expression) or
+                        sql_ranking(db, expression, *rest))
     for query, expected in zip(queries, by_sql):
         assert index.search(query) == expected, query
+    assert set(ranked_by_sql) <= several and (rank_limit == 10 or ranked_by_sql), "only phrases are ranked by SQL"
     assert by_sql[2].total < by_sql[1].total and by_sql[1].hits and by_sql[8].total >= 1
     assert {r.order for r in by_sql[1:5]} == {"relevance" if rank_limit == 5000 else "title"}
+
+
+@pytest.mark.parametrize("text", ["paper", "watercolour paper", "gra* paper", "paper Paper", "Genève siecle", "pen* ink*",
+                                  "zzzznothing"])
+def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
+    """The words read from the index find what FTS5's ``MATCH`` finds, and score each match with the
+    very double FTS5's ``bm25()`` gives it."""
+    import sqlite3
+
+    from kg.search.index import _WEIGHTS
+    from kg.search.query import match_expression, phrases
+    from kg.search.words import Words
+    db = sqlite3.connect(index.location, isolation_level=None)
+    db.execute("BEGIN")
+    words = Words.read(db, db.execute("SELECT MAX(id) + 1 FROM docs").fetchone()[0])
+    found, ranking = words.find(index._single_words(index._reader(), phrases(text)), _WEIGHTS)
+    expected = db.execute(f"SELECT rowid, bm25(fts, {', '.join(map(str, _WEIGHTS))}) FROM fts WHERE fts MATCH ? "
+                          "ORDER BY rowid", (match_expression(text),)).fetchall()
+    db.close()
+    assert found.tolist() == [doc_id for doc_id, _ in expected]
+    assert ranking.bm25(found).tolist() == [score for _, score in expected]
+    assert text == "zzzznothing" or len(found) >= 1
 
 
 def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):

@@ -1,10 +1,11 @@
 """The index's columns in memory: what a search filters by, lists in title order and counts, as numpy
 arrays indexed by document id.
 
-SQLite stays the index (and finds the words: FTS5 ``MATCH``, BM25); the columns spare it everything
-else, which it would do row by row. They are read from the index in one transaction, by a background
-thread, after each change; a search uses them only while the index's ``changes`` counter still has the
-value they were read at, and asks SQL otherwise. The answers are the same either way (a test compares
+SQLite stays the index; the columns spare it what it would do row by row: filtering, counting, listing
+in title order, and (with the words of its full-text index, ``kg.search.words``) finding and ranking
+plain words. They are read from the index in one transaction, by a background thread, after each
+change; a search uses them only while the index's ``changes`` counter still has the value they were
+read at, and asks SQL otherwise. The answers are the same either way (a test compares
 the two on every kind of search)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kg.search.query import FACET_LIMIT, FACET_NAMES, SearchQuery
+from kg.search.words import Words
 
 #: a missing begin year is after every year, a missing end year before every year: a year filter excludes both
 _NO_BEGIN, _NO_END = np.iinfo(np.int32).max, np.iinfo(np.int32).min
@@ -71,6 +73,7 @@ class Columns:
     doc_rows: np.ndarray  # int64: a document's rows are row_doc[doc_rows[id]:doc_rows[id + 1]]
     members: np.ndarray  # int32: document ids grouped by code
     member_rows: np.ndarray  # int64: a code's documents are members[member_rows[c]:member_rows[c + 1]]
+    words: Words  # the full-text index's words
 
     @classmethod
     def build(cls, db: sqlite3.Connection) -> "Columns":
@@ -78,9 +81,10 @@ class Columns:
             changes = db.execute("SELECT value FROM meta WHERE name = 'changes'").fetchone()[0]
             docs = db.execute("SELECT id, begin_year, end_year, has_image, has_suggestions FROM docs "
                               "ORDER BY sort, id").fetchall()
-            values = db.execute("SELECT DISTINCT facet, value FROM facets ORDER BY facet, value").fetchall()
-            facet_rows = db.execute("SELECT doc, facet, value FROM facets ORDER BY doc").fetchall()
-        size = max((row[0] for row in docs), default=0) + 1
+            # each facet value with its documents as one string of numbers: a row each would cost a tuple each
+            grouped = db.execute("SELECT facet, value, group_concat(doc, ' ') FROM facets GROUP BY facet, value").fetchall()
+            size = max((row[0] for row in docs), default=0) + 1
+            words = Words.read(db, size)
         ids = np.fromiter((row[0] for row in docs), np.int64, len(docs))
 
         def column(position: int, missing, dtype) -> np.ndarray:
@@ -93,20 +97,23 @@ class Columns:
         live[ids] = True
         rank = np.full(size, np.iinfo(np.int32).max, np.int32)
         rank[ids] = np.arange(len(docs), dtype=np.int32)
-        order = sorted(values, key=lambda fv: (FACET_NAMES.index(fv[0]) if fv[0] in FACET_NAMES else len(FACET_NAMES), fv))
+        grouped.sort(key=lambda row: (FACET_NAMES.index(row[0]) if row[0] in FACET_NAMES else len(FACET_NAMES), row[:2]))
+        order = [(facet, value) for facet, value, _ in grouped]
         codes = {fv: code for code, fv in enumerate(order)}
         spans: dict[str, tuple[int, int]] = {}
         for code, (facet, _) in enumerate(order):
             first, _last = spans.get(facet, (code, code))
             spans[facet] = (first, code + 1)
-        row_doc = np.fromiter((row[0] for row in facet_rows), np.int32, len(facet_rows))
-        row_code = np.fromiter((codes[(row[1], row[2])] for row in facet_rows), np.int32, len(facet_rows))
+        lists = [np.fromstring(listed, dtype=np.int32, sep=" ") for _, _, listed in grouped]
+        members = np.concatenate(lists) if lists else np.zeros(0, np.int32)
+        member_rows = np.concatenate(([0], np.cumsum([len(listed) for listed in lists], dtype=np.int64)))
+        by_doc = np.argsort(members, kind="stable")
+        row_doc = members[by_doc]
+        row_code = np.repeat(np.arange(len(order), dtype=np.int32), np.diff(member_rows))[by_doc]
         doc_rows = np.searchsorted(row_doc, np.arange(size + 1), side="left").astype(np.int64)
-        by_code = np.argsort(row_code, kind="stable")
-        member_rows = np.searchsorted(row_code[by_code], np.arange(len(order) + 1), side="left").astype(np.int64)
         return cls(changes, live, rank, column(1, _NO_BEGIN, np.int32), column(2, _NO_END, np.int32),
                    column(3, False, bool), column(4, False, bool), order, codes, spans,
-                   row_doc, row_code, doc_rows, row_doc[by_code], member_rows)
+                   row_doc, row_code, doc_rows, members, member_rows, words)
 
     @property
     def size(self) -> int:

@@ -16,8 +16,8 @@ from pyoxigraph import NamedNode
 from kg.queries import named_query
 from kg.search.columns import Columns, changing, transaction
 from kg.search.documents import Document, Written, _Reader
-from kg.search.query import (FACET_LIMIT, FACET_NAMES, FacetValue, Hit, SearchQuery, SearchResult, best_label,
-                             match_expression)
+from kg.search.query import (FACET_LIMIT, FACET_NAMES, FacetValue, Hit, Phrase, SearchQuery, SearchResult, best_label,
+                             expression, phrases)
 from ontology.namespaces import MOU
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ INDEX_VERSION = "1"
 #: results of more hits than this are listed in title order: ranking costs every match (add a word or a filter)
 RANK_LIMIT = 5000
 
+#: how the full-text index splits text into words (and a search into words: the same)
+_TOKENIZE = "unicode61 remove_diacritics 2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS docs(
@@ -36,7 +38,7 @@ CREATE TABLE IF NOT EXISTS docs(
 CREATE INDEX IF NOT EXISTS docs_iri ON docs(iri);
 CREATE INDEX IF NOT EXISTS docs_sort ON docs(sort, id);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, labels, descriptions, names,
-    tokenize = 'unicode61 remove_diacritics 2');
+    tokenize = "{tokenize}");
 CREATE TABLE IF NOT EXISTS facets(facet TEXT NOT NULL, value TEXT NOT NULL, doc INTEGER NOT NULL,
     PRIMARY KEY(facet, value, doc)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS facets_doc ON facets(doc, facet, value);
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS names(iri TEXT PRIMARY KEY, labels TEXT NOT NULL) WIT
 CREATE TABLE IF NOT EXISTS suggested(graph TEXT NOT NULL, iri TEXT NOT NULL, PRIMARY KEY(graph, iri)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS suggested_iri ON suggested(iri);
 """
+_SCHEMA = _SCHEMA.format(tokenize=_TOKENIZE)
 _TABLES = ("meta", "docs", "fts", "facets", "refs", "names", "suggested")
 #: weights of the FTS columns (title, labels, descriptions, names) in the bm25 ranking
 _WEIGHTS = (10.0, 4.0, 1.0, 2.0)
@@ -128,6 +131,9 @@ class SearchIndex:
         if db is None:
             db = self._local.db = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
             db.execute("CREATE TEMP TABLE hits(id INTEGER PRIMARY KEY)")
+            # a search's phrases are split into words by a scratch full-text table (the index's tokenizer)
+            db.execute(f"CREATE VIRTUAL TABLE temp.scratch USING fts5(text, tokenize = '{_TOKENIZE}')")
+            db.execute("CREATE VIRTUAL TABLE temp.scratch_words USING fts5vocab(temp, scratch, instance)")
         return db
 
     def _prepare(self) -> None:
@@ -339,7 +345,8 @@ class SearchIndex:
         return self._search(self._reader(), query)
 
     def _search(self, db: sqlite3.Connection, query: SearchQuery) -> SearchResult:
-        expression = match_expression(query.text)
+        asked = phrases(query.text)
+        match = expression(asked)
         offset = (query.page - 1) * query.page_size
         narrow = (query.year_from is not None and query.year_to is not None
                   and query.year_to - query.year_from <= 150)
@@ -349,52 +356,72 @@ class SearchIndex:
             columns = self._columns
             if columns is None or columns.changes != changes:
                 self._build_columns_later()
-                total, page, counted = self._select_sql(db, query, expression, offset, width, changes)
+                total, page, counted = self._select_sql(db, query, match, offset, width, changes)
             else:
-                total, page, counted = self._select_columns(db, columns, query, expression, offset, width)
-            hits = self._hits(db, page, expression)
-        ranked = expression is not None and total <= RANK_LIMIT
+                total, page, counted = self._select_columns(db, columns, query, asked, offset, width)
+            hits = self._hits(db, page, match)
+        ranked = match is not None and total <= RANK_LIMIT
         facets = self._facet_values(db, counted["facets"], query)
         return SearchResult(query, total, hits, facets, counted["years"], counted["flags"],
                             "relevance" if ranked else "title")
 
-    def _ranked_page(self, db: sqlite3.Connection, expression: str, within: str | None, offset: int,
+    def _ranked_page(self, db: sqlite3.Connection, match: str, within: str | None, offset: int,
                      limit: int) -> list[int]:
         """One page of the matches by BM25 (ties by id); ``within``: a table of the ids to rank."""
         join = f"JOIN {within} h ON h.id = fts.rowid " if within else ""
         return [doc_id for (doc_id,) in db.execute(
             f"SELECT fts.rowid FROM fts {join}WHERE fts MATCH ? "
             f"ORDER BY bm25(fts, {', '.join(map(str, _WEIGHTS))}), fts.rowid LIMIT ? OFFSET ?",
-            (expression, limit, offset))]
+            (match, limit, offset))]
 
-    def _select_columns(self, db: sqlite3.Connection, columns: Columns, query: SearchQuery, expression: str | None,
+    def _select_columns(self, db: sqlite3.Connection, columns: Columns, query: SearchQuery, asked: list[Phrase],
                         offset: int, width: int) -> tuple[int, list[int], dict]:
-        """The total, one page of document ids and the counts, with the columns in memory: SQLite only
-        finds the words, and ranks when there are few enough hits."""
-        matches = None
-        if expression:
-            joined = db.execute("SELECT group_concat(rowid, ' ') FROM fts WHERE fts MATCH ?", (expression,)).fetchone()[0]
+        """The total, one page of document ids and the counts, with the columns in memory. Words are
+        found and ranked in memory too; SQLite finds and ranks phrases of several words."""
+        matches, ranking = None, None
+        match = expression(asked)
+        single = self._single_words(db, asked) if asked else None
+        if single:
+            matches, ranking = columns.words.find(single, _WEIGHTS)
+        elif match:
+            joined = db.execute("SELECT group_concat(rowid, ' ') FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
             matches = np.fromstring(joined or "", dtype=np.int64, sep=" ")
         mask = columns.select(matches, query)
         hits = np.flatnonzero(mask)
-        if expression and len(hits) <= RANK_LIMIT:
+        if ranking and len(hits) <= RANK_LIMIT:
+            page = ranking.page(hits, offset, query.page_size)
+        elif match and len(hits) <= RANK_LIMIT:
             within = None
             if len(hits) < len(matches):  # narrowed by a filter: rank only what is left
                 db.execute("DELETE FROM temp.hits")
                 db.execute("INSERT INTO temp.hits SELECT value FROM json_each(?)", (json.dumps(hits.tolist()),))
                 within = "temp.hits"
-            page = self._ranked_page(db, expression, within, offset, query.page_size)
+            page = self._ranked_page(db, match, within, offset, query.page_size)
         else:
             page = columns.by_title(hits, offset, query.page_size)
         return len(hits), page, columns.count(mask, hits, set(query.filters), width)
 
-    def _select_sql(self, db: sqlite3.Connection, query: SearchQuery, expression: str | None, offset: int,
+    @staticmethod
+    def _single_words(db: sqlite3.Connection, asked: list[Phrase]) -> list[tuple[str, bool]] | None:
+        """Each phrase as the one word (token, prefix) the index's tokenizer makes of it; None when a
+        phrase makes several words or none."""
+        db.executemany("INSERT INTO temp.scratch(rowid, text) VALUES (?, ?)", enumerate((p.text for p in asked), 1))
+        try:
+            tokens = db.execute("SELECT doc, term FROM temp.scratch_words").fetchall()
+        finally:
+            db.execute("DELETE FROM temp.scratch")
+        by_phrase = dict(tokens)
+        if len(tokens) != len(asked) or len(by_phrase) != len(asked):
+            return None
+        return [(by_phrase[n], p.prefix) for n, p in enumerate(asked, 1)]
+
+    def _select_sql(self, db: sqlite3.Connection, query: SearchQuery, match: str | None, offset: int,
                     width: int, changes: str) -> tuple[int, list[int], dict]:
         """The same as ``_select_columns``, all in SQL (an index in memory, or columns not read yet)."""
         conditions, args = [], []
-        if expression:
+        if match:
             conditions.append("d.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
-            args.append(expression)
+            args.append(match)
         if query.year_from is not None:
             conditions.append("d.end_year >= ?")
             args.append(query.year_from)
@@ -413,7 +440,7 @@ class SearchIndex:
         source = "docs"
         if conditions:
             db.execute("DELETE FROM temp.hits")
-            if expression and len(conditions) == 1:
+            if match and len(conditions) == 1:
                 # words only: straight from the full-text index, no row of docs read
                 db.execute("INSERT INTO temp.hits SELECT rowid FROM fts WHERE fts MATCH ?", args)
             else:
@@ -421,9 +448,9 @@ class SearchIndex:
             source = "temp.hits"
         memo = self._browse_memo if source == "docs" and self._browse_memo and self._browse_memo[0] == changes else None
         total = memo[1]["total"] if memo else db.execute(f"SELECT COUNT(*) FROM {source}").fetchone()[0]
-        if expression and total <= RANK_LIMIT:
+        if match and total <= RANK_LIMIT:
             within = None if len(conditions) == 1 else source  # words only: the matches are the hits
-            page = self._ranked_page(db, expression, within, offset, query.page_size)
+            page = self._ranked_page(db, match, within, offset, query.page_size)
         else:
             within = "" if source == "docs" else f"WHERE d.id IN (SELECT id FROM {source}) "
             page = [doc_id for (doc_id,) in db.execute(
@@ -436,7 +463,7 @@ class SearchIndex:
         return total, page, counted
 
     @staticmethod
-    def _hits(db: sqlite3.Connection, page: list[int], expression: str | None) -> list[Hit]:
+    def _hits(db: sqlite3.Connection, page: list[int], match: str | None) -> list[Hit]:
         """The shown hits, in ``page``'s order, with their best passage when there are words."""
         if not page:
             return []
@@ -446,7 +473,7 @@ class SearchIndex:
             f"FROM docs WHERE id IN ({marks})", page)}
         passages = dict(db.execute(
             f"SELECT rowid, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts WHERE fts MATCH ? AND rowid IN ({marks})",
-            (expression, *page))) if expression else {}
+            (match, *page))) if match else {}
         classes: dict[int, list[str]] = {}
         for doc_id, value in db.execute(f"SELECT doc, value FROM facets WHERE facet = 'class' AND doc IN ({marks})", page):
             classes.setdefault(doc_id, []).append(value)

@@ -89,7 +89,7 @@ class SearchQuery:
         text = one("q") or ""
         if len(text) > MAX_QUERY_CHARS:
             raise SearchError("q", f"longer than {MAX_QUERY_CHARS} characters")
-        match_expression(text)  # raises for an unbalanced quote, before any work
+        phrases(text)  # raises for an unbalanced quote, before any work
         filters = []
         for facet in FACET_NAMES:
             for value in params.get(facet, []):
@@ -129,33 +129,60 @@ class SearchQuery:
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
 
-def match_expression(text: str) -> str | None:
-    """Plain words and "quoted phrases" as an FTS5 expression in which every term is a quoted string, so
-    FTS5's own operators in user text are just words; a trailing ``*`` asks for a prefix.
+@dataclass(frozen=True)
+class Phrase:
+    """One quoted phrase or plain word of a search: its text, and whether its last word is a prefix."""
 
-    >>> match_expression('river  "old man" AND stu*')
-    '"river" "old man" "AND" "stu"*'
-    >>> match_expression('"unclosed')
+    text: str
+    prefix: bool = False
+
+    @property
+    def expression(self) -> str:
+        """The phrase as an FTS5 string, in which FTS5's own operators are just words."""
+        return '"' + self.text.replace('"', '""') + '"' + ("*" if self.prefix else "")
+
+
+def phrases(text: str) -> list[Phrase]:
+    """Plain words and "quoted phrases"; a trailing ``*`` on a word (of two characters or more) asks
+    for a prefix.
+
+    >>> phrases('river  "old man" stu*')
+    [Phrase(text='river', prefix=False), Phrase(text='old man', prefix=False), Phrase(text='stu', prefix=True)]
+    >>> phrases('"unclosed')
     Traceback (most recent call last):
     kg.search.query.SearchError: q: unbalanced double quote at character 1: close the phrase or remove the quote
     """
     if text.count('"') % 2:
         position = text.rfind('"') + 1
         raise SearchError("q", f"unbalanced double quote at character {position}: close the phrase or remove the quote")
-    terms = []
+    found = []
     for phrase, word in _TOKEN.findall(text):
         if phrase:
             if phrase.strip():
-                terms.append('"' + phrase.strip() + '"')
+                found.append(Phrase(phrase.strip()))
             continue
         prefix = word.endswith("*") and len(word.rstrip("*")) >= 2
         word = word.rstrip("*") if prefix else word
         if not any(ch.isalnum() for ch in word):
             continue  # punctuation alone matches nothing in the tokenizer
-        terms.append('"' + word + '"' + ("*" if prefix else ""))
-    if len(terms) > MAX_TERMS:
+        found.append(Phrase(word, prefix))
+    if len(found) > MAX_TERMS:
         raise SearchError("q", f"more than {MAX_TERMS} words or phrases")
-    return " ".join(terms) or None
+    return found
+
+
+def expression(asked: Sequence[Phrase]) -> str | None:
+    """Phrases as an FTS5 expression (all of them must match); None without any."""
+    return " ".join(p.expression for p in asked) or None
+
+
+def match_expression(text: str) -> str | None:
+    """A search's text as an FTS5 expression.
+
+    >>> match_expression('river  "old man" AND stu*')
+    '"river" "old man" "AND" "stu"*'
+    """
+    return expression(phrases(text))
 
 
 @dataclass
