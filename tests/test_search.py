@@ -379,7 +379,8 @@ def test_the_columns_in_memory_answer_exactly_as_sql_does(index, monkeypatch, ra
                                   "zzzznothing"])
 def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
     """The words read from the index find what FTS5's ``MATCH`` finds, and score each match with the
-    very double FTS5's ``bm25()`` gives it."""
+    very double FTS5's ``bm25()`` gives it; the passages shown (found in a scratch table of the hits
+    shown) are those FTS5's ``snippet()`` finds in the index."""
     import sqlite3
 
     from kg.search.index import _WEIGHTS
@@ -391,10 +392,14 @@ def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
     found, ranking = words.find(index._single_words(index._reader(), phrases(text)), _WEIGHTS)
     expected = db.execute(f"SELECT rowid, bm25(fts, {', '.join(map(str, _WEIGHTS))}) FROM fts WHERE fts MATCH ? "
                           "ORDER BY rowid", (match_expression(text),)).fetchall()
+    passages = dict(db.execute("SELECT d.key, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts "
+                               "JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ?", (match_expression(text),)))
     db.close()
     assert found.tolist() == [doc_id for doc_id, _ in expected]
     assert ranking.bm25(found).tolist() == [score for _, score in expected]
     assert text == "zzzznothing" or len(found) >= 1
+    shown = index.search(SearchQuery(text=text, page_size=100)).hits
+    assert {hit.key: hit.snippet for hit in shown} == {hit.key: passages[hit.key] for hit in shown}
 
 
 def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):

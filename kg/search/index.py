@@ -6,6 +6,7 @@ import json
 import logging
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -48,6 +49,17 @@ CREATE TABLE IF NOT EXISTS suggested(graph TEXT NOT NULL, iri TEXT NOT NULL, PRI
 CREATE INDEX IF NOT EXISTS suggested_iri ON suggested(iri);
 """
 _SCHEMA = _SCHEMA.format(tokenize=_TOKENIZE)
+#: a connection's own tables: the ids a search narrowed to, and a scratch full-text table with the
+#: index's columns and tokenizer, which splits a search's phrases into words and finds the passages of
+#: the hits shown (FTS5 ``snippet()`` looks at one row at a time: a table of just those rows gives the
+#: same passages, without walking every match of the words in the whole index)
+_SCRATCH = f"""
+CREATE TEMP TABLE IF NOT EXISTS hits(id INTEGER PRIMARY KEY);
+CREATE TEMP TABLE IF NOT EXISTS scratch_text(id INTEGER PRIMARY KEY, title, labels, descriptions, names);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch USING fts5(title, labels, descriptions, names,
+    content = 'scratch_text', content_rowid = 'id', tokenize = "{_TOKENIZE}");
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.scratch_words USING fts5vocab(temp, scratch, instance);
+"""
 _TABLES = ("meta", "docs", "fts", "facets", "refs", "names", "suggested")
 #: weights of the FTS columns (title, labels, descriptions, names) in the bm25 ranking
 _WEIGHTS = (10.0, 4.0, 1.0, 2.0)
@@ -68,6 +80,18 @@ def index_location(configured: str, store_path: Path | None) -> str:
     if store_path is None:
         return ":memory:"
     return str(store_path.with_name(store_path.name + ".search.sqlite"))
+
+
+@contextmanager
+def scratch(db: sqlite3.Connection):
+    """The rows put in ``temp.scratch_text`` indexed in ``temp.scratch`` for the ``with`` block; both
+    empty again after it."""
+    db.execute("INSERT INTO temp.scratch(scratch) VALUES ('rebuild')")
+    try:
+        yield
+    finally:
+        db.execute("INSERT INTO temp.scratch(scratch) VALUES ('delete-all')")
+        db.execute("DELETE FROM temp.scratch_text")
 
 
 def _chunks(items: Sequence, size: int = _CHUNK):
@@ -130,10 +154,7 @@ class SearchIndex:
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
-            db.execute("CREATE TEMP TABLE hits(id INTEGER PRIMARY KEY)")
-            # a search's phrases are split into words by a scratch full-text table (the index's tokenizer)
-            db.execute(f"CREATE VIRTUAL TABLE temp.scratch USING fts5(text, tokenize = '{_TOKENIZE}')")
-            db.execute("CREATE VIRTUAL TABLE temp.scratch_words USING fts5vocab(temp, scratch, instance)")
+            db.executescript(_SCRATCH)
         return db
 
     def _prepare(self) -> None:
@@ -149,7 +170,7 @@ class SearchIndex:
             db.executemany("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", wanted.items())
             db.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('changes', '0')")
             if self.memory:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS hits(id INTEGER PRIMARY KEY)")
+                db.executescript(_SCRATCH)
 
     @staticmethod
     def _drop(db: sqlite3.Connection) -> None:
@@ -405,11 +426,9 @@ class SearchIndex:
     def _single_words(db: sqlite3.Connection, asked: list[Phrase]) -> list[tuple[str, bool]] | None:
         """Each phrase as the one word (token, prefix) the index's tokenizer makes of it; None when a
         phrase makes several words or none."""
-        db.executemany("INSERT INTO temp.scratch(rowid, text) VALUES (?, ?)", enumerate((p.text for p in asked), 1))
-        try:
+        db.executemany("INSERT INTO temp.scratch_text(id, title) VALUES (?, ?)", enumerate((p.text for p in asked), 1))
+        with scratch(db):
             tokens = db.execute("SELECT doc, term FROM temp.scratch_words").fetchall()
-        finally:
-            db.execute("DELETE FROM temp.scratch")
         by_phrase = dict(tokens)
         if len(tokens) != len(asked) or len(by_phrase) != len(asked):
             return None
@@ -471,9 +490,13 @@ class SearchIndex:
         rows = {row[0]: row for row in db.execute(
             "SELECT id, key, iri, titles, begin_year, end_year, has_image, has_suggestions "
             f"FROM docs WHERE id IN ({marks})", page)}
-        passages = dict(db.execute(
-            f"SELECT rowid, snippet(fts, -1, char(2), char(3), '…', 14) FROM fts WHERE fts MATCH ? AND rowid IN ({marks})",
-            (match, *page))) if match else {}
+        passages = {}
+        if match:
+            db.execute("INSERT INTO temp.scratch_text(id, title, labels, descriptions, names) "
+                       f"SELECT rowid, title, labels, descriptions, names FROM fts WHERE rowid IN ({marks})", page)
+            with scratch(db):
+                passages = dict(db.execute("SELECT rowid, snippet(scratch, -1, char(2), char(3), '…', 14) "
+                                           "FROM temp.scratch WHERE scratch MATCH ?", (match,)))
         classes: dict[int, list[str]] = {}
         for doc_id, value in db.execute(f"SELECT doc, value FROM facets WHERE facet = 'class' AND doc IN ({marks})", page):
             classes.setdefault(doc_id, []).append(value)
