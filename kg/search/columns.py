@@ -21,7 +21,7 @@ from kg.search.words import Words
 #: a missing begin year is after every year, a missing end year before every year: a year filter excludes both
 _NO_BEGIN, _NO_END = np.iinfo(np.int32).max, np.iinfo(np.int32).min
 #: fewer hits than (documents / this) gather their facet rows document by document instead of by a mask
-_SPARSE = 16
+_SPARSE = 5
 
 
 class transaction:
@@ -68,11 +68,11 @@ class Columns:
     values: list[tuple[str, str]]  # code → (facet, value)
     codes: dict[tuple[str, str], int]
     spans: dict[str, tuple[int, int]]  # facet → its codes, [first, last + 1)
-    row_doc: np.ndarray  # int32 per facet row, rows ordered by document
-    row_code: np.ndarray  # int32 per facet row
-    doc_rows: np.ndarray  # int64: a document's rows are row_doc[doc_rows[id]:doc_rows[id + 1]]
-    members: np.ndarray  # int32: document ids grouped by code
-    member_rows: np.ndarray  # int64: a code's documents are members[member_rows[c]:member_rows[c + 1]]
+    # (indexes are numpy's own integer, intp: an index of another width is converted on every use)
+    row_code: np.ndarray  # code per facet row, rows ordered by document
+    doc_rows: np.ndarray  # a document's rows are row_code[doc_rows[id]:doc_rows[id + 1]]
+    members: np.ndarray  # document ids grouped by code, each code's at least one
+    member_rows: np.ndarray  # a code's documents are members[member_rows[c]:member_rows[c + 1]]
     words: Words  # the full-text index's words
 
     @classmethod
@@ -104,16 +104,15 @@ class Columns:
         for code, (facet, _) in enumerate(order):
             first, _last = spans.get(facet, (code, code))
             spans[facet] = (first, code + 1)
-        lists = [np.fromstring(listed, dtype=np.int32, sep=" ") for _, _, listed in grouped]
-        members = np.concatenate(lists) if lists else np.zeros(0, np.int32)
-        member_rows = np.concatenate(([0], np.cumsum([len(listed) for listed in lists], dtype=np.int64)))
+        lists = [np.fromstring(listed, dtype=np.intp, sep=" ") for _, _, listed in grouped]
+        members = np.concatenate(lists) if lists else np.zeros(0, np.intp)
+        member_rows = np.concatenate(([0], np.cumsum([len(listed) for listed in lists], dtype=np.intp)))
         by_doc = np.argsort(members, kind="stable")
-        row_doc = members[by_doc]
-        row_code = np.repeat(np.arange(len(order), dtype=np.int32), np.diff(member_rows))[by_doc]
-        doc_rows = np.searchsorted(row_doc, np.arange(size + 1), side="left").astype(np.int64)
+        row_code = np.repeat(np.arange(len(order), dtype=np.intp), np.diff(member_rows))[by_doc]
+        doc_rows = np.searchsorted(members[by_doc], np.arange(size + 1), side="left").astype(np.intp)
         return cls(changes, live, rank, column(1, _NO_BEGIN, np.int32), column(2, _NO_END, np.int32),
                    column(3, False, bool), column(4, False, bool), order, codes, spans,
-                   row_doc, row_code, doc_rows, members, member_rows, words)
+                   row_code, doc_rows, members, member_rows, words)
 
     @property
     def size(self) -> int:
@@ -156,15 +155,16 @@ class Columns:
     def count(self, mask: np.ndarray, hits: np.ndarray, selected: set[tuple[str, str]], width: int) -> dict:
         """Facet value counts (each facet's top ``FACET_LIMIT`` and the selected values), the year
         histogram in buckets of ``width`` years, and the flag counts, within the hits."""
-        if len(hits) * _SPARSE < self.size:  # few hits: their own rows
+        if len(hits) * _SPARSE < self.size:  # few hits: the codes in their own rows
             starts, stops = self.doc_rows[hits], self.doc_rows[hits + 1]
             lengths = stops - starts
             rows = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) + \
                 np.arange(lengths.sum())
-            codes = self.row_code[rows]
-        else:  # many: every row, kept when its document is a hit
-            codes = self.row_code[mask[self.row_doc]]
-        counts = np.bincount(codes, minlength=len(self.values))
+            counts = np.bincount(self.row_code[rows], minlength=len(self.values))
+        elif self.values:  # many: code by code, how many of its documents are hits
+            counts = np.add.reduceat(mask[self.members], self.member_rows[:-1], dtype=np.intp)
+        else:
+            counts = np.zeros(0, np.intp)
         facets: dict[str, list[tuple[str, int]]] = {}
         for facet in FACET_NAMES:
             first, last = self.spans.get(facet, (0, 0))
@@ -175,9 +175,11 @@ class Columns:
                                          if fv[0] == facet and fv in self.codes and found[self.codes[fv] - first]}
             facets[facet] = [(self.values[first + c][1], int(found[c])) for c in sorted(shown)]
         begins = self.begin[hits]
-        begins = begins[begins != _NO_BEGIN].astype(np.int64)
-        buckets, sizes = np.unique((begins + 100000) // width * width - 100000, return_counts=True)
-        years = [(int(b), int(b) + width - 1, int(n)) for b, n in zip(buckets, sizes)]
+        buckets = (begins[begins != _NO_BEGIN].astype(np.intp) + 100000) // width  # floored, below zero too
+        first = int(buckets.min()) if len(buckets) else 0
+        sizes = np.bincount(buckets - first)
+        years = [(int(b) * width - 100000, int(b) * width - 100000 + width - 1, int(sizes[b - first]))
+                 for b in np.flatnonzero(sizes) + first]
         flags = {"image": int(np.count_nonzero(self.image[hits])),
                  "suggestions": int(np.count_nonzero(self.suggestions[hits]))}
         return {"facets": facets, "years": years, "flags": flags}
