@@ -8,7 +8,8 @@ people, as ``{"status", "message", "parameter"}`` for programs.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus, urlencode
 
 from flask import current_app, jsonify, render_template, request
 
@@ -67,6 +68,12 @@ def link(query: SearchQuery, **changes) -> str:
     return f"{request.path}?{urlencode(query.params(**changes))}"
 
 
+@lru_cache(maxsize=8192)
+def _pair(name: str, value: str) -> str:
+    """``name=value`` as ``urlencode`` writes it (facet values recur from page to page)."""
+    return f"{quote_plus(name)}={quote_plus(value)}"
+
+
 class FacetLinks:
     """``link(query, filters=...)`` for adding or removing one facet value (a page has dozens of them):
     the query's other parameters are encoded once."""
@@ -76,10 +83,12 @@ class FacetLinks:
         self.head = urlencode(rest[:1]) if query.text else ""
         self.tail = urlencode(rest[1:] if query.text else rest)
         self.filters = list(query.filters)
+        self.path = f"{request.path}?"
 
     def toggle(self, facet: str, value: str, selected: bool) -> str:
         chosen = [f for f in self.filters if f != (facet, value)] if selected else [*self.filters, (facet, value)]
-        return f"{request.path}?" + "&".join(part for part in (self.head, urlencode(chosen), self.tail) if part)
+        parts = (self.head, *(_pair(*f) for f in chosen), self.tail)
+        return self.path + "&".join(part for part in parts if part)
 
 
 def describe(result: SearchResult) -> dict:

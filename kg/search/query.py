@@ -236,6 +236,8 @@ def best_label(labels: Mapping[str, str], languages: Sequence[str] = ()) -> tupl
     """
     if not labels:
         return None
+    if languages and languages[0] in labels:  # the usual case, without looking at every tag
+        return labels[languages[0]], languages[0]
     lowered = {k.lower(): k for k in labels}
     for lang in languages:
         for tag in (lang.lower(), lang.lower().split("-")[0]):
