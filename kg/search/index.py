@@ -428,7 +428,7 @@ class SearchIndex:
         phrase makes several words or none."""
         db.executemany("INSERT INTO temp.scratch_text(id, title) VALUES (?, ?)", enumerate((p.text for p in asked), 1))
         with scratch(db):
-            tokens = db.execute("SELECT doc, term FROM temp.scratch_words").fetchall()
+            tokens = json.loads(db.execute("SELECT json_group_array(json_array(doc, term)) FROM temp.scratch_words").fetchone()[0])
         by_phrase = dict(tokens)
         if len(tokens) != len(asked) or len(by_phrase) != len(asked):
             return None
@@ -487,22 +487,23 @@ class SearchIndex:
         if not page:
             return []
         marks = ",".join("?" * len(page))
-        rows = {row[0]: row for row in db.execute(
-            "SELECT id, key, iri, titles, begin_year, end_year, has_image, has_suggestions "
-            f"FROM docs WHERE id IN ({marks})", page)}
+        # each answer in one row (a JSON array): a row fetched is the GIL let go and taken back, and with
+        # threads waiting for it that is a thread switch each time
+        rows = {row[0]: row for row in json.loads(db.execute(
+            "SELECT json_group_array(json_array(d.id, d.key, d.iri, json(d.titles), d.begin_year, d.end_year, "
+            "d.has_image, d.has_suggestions, (SELECT json_group_array(f.value) FROM facets f "
+            f"WHERE f.doc = d.id AND f.facet = 'class'))) FROM docs d WHERE d.id IN ({marks})", page).fetchone()[0])}
         passages = {}
         if match:
             db.execute("INSERT INTO temp.scratch_text(id, title, labels, descriptions, names) "
                        f"SELECT rowid, title, labels, descriptions, names FROM fts WHERE rowid IN ({marks})", page)
             with scratch(db):
-                passages = dict(db.execute("SELECT rowid, snippet(scratch, -1, char(2), char(3), '…', 14) "
-                                           "FROM temp.scratch WHERE scratch MATCH ?", (match,)))
-        classes: dict[int, list[str]] = {}
-        for doc_id, value in db.execute(f"SELECT doc, value FROM facets WHERE facet = 'class' AND doc IN ({marks})", page):
-            classes.setdefault(doc_id, []).append(value)
-        return [Hit(key, iri, json.loads(titles), sorted(classes.get(doc_id, [])), begin, end, bool(image),
-                    bool(suggestions), passages.get(doc_id))
-                for doc_id, key, iri, titles, begin, end, image, suggestions in (rows[i] for i in page)]
+                passages = json.loads(db.execute(
+                    "WITH found AS MATERIALIZED (SELECT rowid AS id, snippet(scratch, -1, char(2), char(3), '…', 14) "
+                    "AS passage FROM temp.scratch WHERE scratch MATCH ?) SELECT json_group_object(id, passage) FROM found",
+                    (match,)).fetchone()[0])
+        return [Hit(key, iri, titles, sorted(classes), begin, end, bool(image), bool(suggestions), passages.get(str(doc_id)))
+                for doc_id, key, iri, titles, begin, end, image, suggestions, classes in (rows[i] for i in page)]
 
     @staticmethod
     def _count_sql(db: sqlite3.Connection, source: str, width: int) -> dict:
@@ -558,8 +559,10 @@ class SearchIndex:
         iris = sorted({v for values in chosen.values() for v, _ in values})
         labels: dict[str, dict[str, str]] = {}
         for chunk in _chunks(iris):
-            for iri, stored in db.execute(f"SELECT iri, labels FROM names WHERE iri IN ({','.join('?' * len(chunk))})", chunk):
-                labels[iri] = {lang: values[0] for lang, values in json.loads(stored).items() if values}
+            found = db.execute(f"SELECT json_group_object(iri, json(labels)) FROM names WHERE iri IN ({','.join('?' * len(chunk))})",
+                               chunk).fetchone()[0]
+            for iri, stored in json.loads(found).items():
+                labels[iri] = {lang: values[0] for lang, values in stored.items() if values}
         hierarchy = self.store.hierarchy
         return {facet: [FacetValue(v, n, labels.get(v) or hierarchy.labels(v), (facet, v) in selected)
                         for v, n in values] for facet, values in chosen.items()}
