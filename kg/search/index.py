@@ -114,6 +114,8 @@ class SearchIndex:
         self._browse_memo: tuple[str, dict] | None = None
         self._columns: Columns | None = None
         self._columns_building = threading.Lock()
+        #: the tokenizer's words of searches' phrases (phrase texts → each one's words, in order)
+        self._tokens: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
         #: set when applying a write failed: the next search catches up first
         self.stale = False
         self._prepare()
@@ -422,17 +424,26 @@ class SearchIndex:
             page = columns.by_title(hits, offset, query.page_size)
         return len(hits), page, columns.count(mask, hits, set(query.filters), width)
 
-    @staticmethod
-    def _single_words(db: sqlite3.Connection, asked: list[Phrase]) -> list[tuple[str, bool]] | None:
+    def _single_words(self, db: sqlite3.Connection, asked: list[Phrase]) -> list[tuple[str, bool]] | None:
         """Each phrase as the one word (token, prefix) the index's tokenizer makes of it; None when a
         phrase makes several words or none."""
-        db.executemany("INSERT INTO temp.scratch_text(id, title) VALUES (?, ?)", enumerate((p.text for p in asked), 1))
-        with scratch(db):
-            tokens = json.loads(db.execute("SELECT json_group_array(json_array(doc, term)) FROM temp.scratch_words").fetchone()[0])
-        by_phrase = dict(tokens)
-        if len(tokens) != len(asked) or len(by_phrase) != len(asked):
+        texts = tuple(p.text for p in asked)
+        tokens = self._tokens.get(texts)
+        if tokens is None:
+            db.executemany("INSERT INTO temp.scratch_text(id, title) VALUES (?, ?)", enumerate(texts, 1))
+            with scratch(db):
+                found = json.loads(db.execute("SELECT json_group_array(json_array(doc, term, offset)) "
+                                              "FROM temp.scratch_words").fetchone()[0])
+            by_text: dict[int, list[tuple[int, str]]] = {}
+            for n, term, offset in found:
+                by_text.setdefault(n, []).append((offset, term))
+            tokens = tuple(tuple(term for _, term in sorted(by_text.get(n, []))) for n in range(1, len(texts) + 1))
+            if len(self._tokens) >= 4096:  # a tokenizer's answers never change: forget them only for room
+                self._tokens.clear()
+            self._tokens[texts] = tokens
+        if any(len(words) != 1 for words in tokens):
             return None
-        return [(by_phrase[n], p.prefix) for n, p in enumerate(asked, 1)]
+        return [(words[0], p.prefix) for words, p in zip(tokens, asked)]
 
     def _select_sql(self, db: sqlite3.Connection, query: SearchQuery, match: str | None, offset: int,
                     width: int, changes: str) -> tuple[int, list[int], dict]:
