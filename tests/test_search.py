@@ -402,6 +402,23 @@ def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
     assert {hit.key: hit.snippet for hit in shown} == {hit.key: passages[hit.key] for hit in shown}
 
 
+def test_an_empty_index_answers_from_its_columns(tmp_path):
+    """No document, so no average length and no word: the columns are read all the same, and words,
+    prefixes and phrases find nothing."""
+    import sqlite3
+
+    from kg.search.columns import Columns
+    store = Store.open(tmp_path / "store", BASE)
+    index = SearchIndex.attach(store, index_location("", store.path))
+    db = sqlite3.connect(index.location, isolation_level=None)
+    index._columns = Columns.build(db)
+    db.close()
+    assert index._columns.words.rows == 0
+    for text in ("river", "riv*", '"old man"', ""):
+        assert index.search(SearchQuery(text=text)).total == 0, text
+    index.detach()
+
+
 def test_very_broad_searches_list_by_title_with_passages(index, monkeypatch):
     import kg.search.index
     ranked = index.search(SearchQuery(text="paper"))

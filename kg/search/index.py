@@ -549,7 +549,7 @@ class SearchIndex:
                     self._columns = Columns.build(db)
                 finally:
                     db.close()
-            except sqlite3.Error:
+            except Exception:  # noqa: BLE001 - searches go on in SQL, which answers the same
                 log.exception("reading the search columns failed; searches use SQL")
             finally:
                 self._columns_building.release()

@@ -78,10 +78,10 @@ class Words:
             sizes[ids] = packed.reshape(-1, len(COLUMNS)).sum(axis=1)
         else:
             sizes[ids] = [sum(varints(blob)) for _, blob in rows]
-        averages = db.execute("SELECT block FROM fts_data WHERE id = 1").fetchone()
-        totals = varints(averages[0]) if averages else [0]
+        averages = db.execute("SELECT block FROM fts_data WHERE id = 1").fetchone()  # none until a first row
+        totals = varints(averages[0]) if averages else []
         return cls([term for term, _ in listed], np.concatenate(([0], np.cumsum(counts))), keys, sizes,
-                   totals[0], sum(totals[1:]))
+                   totals[0] if totals else 0, sum(totals[1:]))
 
     def places(self, token: str, prefix: bool) -> np.ndarray:
         """The keys of every occurrence of ``token`` (of every word starting with it, for a prefix):
@@ -120,6 +120,8 @@ class Ranking:
 
     def bm25(self, hits: np.ndarray) -> np.ndarray:
         """FTS5's ``bm25()`` of each of ``hits`` (document ids): lower is better."""
+        if not len(hits):  # (an empty index has no average length)
+            return np.zeros(0)
         size = self.words.sizes[hits].astype(np.float64)
         average = float(self.words.tokens) / float(self.words.rows)
         score = np.zeros(len(hits))
