@@ -402,6 +402,28 @@ def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
     assert {hit.key: hit.snippet for hit in shown} == {hit.key: passages[hit.key] for hit in shown}
 
 
+def test_words_of_long_documents_score_as_fts5(tmp_path):
+    """Lengths of 128 tokens and more take several bytes in FTS5's size records: the words read them
+    as FTS5 does (a description of the Tate sample, repeated)."""
+    import sqlite3
+
+    from kg.search.index import _TOKENIZE, _WEIGHTS
+    from kg.search.words import Words
+    records, _ = sample_records()
+    text = " ".join(str(t.object.value) for t in records[0].triples if isinstance(t.object, Literal))
+    db = sqlite3.connect(tmp_path / "words.sqlite", isolation_level=None)
+    db.execute(f"CREATE VIRTUAL TABLE fts USING fts5(title, labels, descriptions, names, tokenize = '{_TOKENIZE}')")
+    rows = [(1, "paper", "", text * 40, ""), (2, "paper paper", "ink", text, "paper"), (3, "ink", "", "", "")]
+    db.executemany("INSERT INTO fts(rowid, title, labels, descriptions, names) VALUES (?, ?, ?, ?, ?)", rows)
+    db.execute("BEGIN")
+    words = Words.read(db, 4)
+    assert words.sizes[1] > 1000 and words.tokens == words.sizes.sum()
+    found, ranking = words.find([("paper", False)], _WEIGHTS)
+    expected = db.execute(f"SELECT rowid, bm25(fts, {', '.join(map(str, _WEIGHTS))}) FROM fts WHERE fts MATCH 'paper' "
+                          "ORDER BY rowid").fetchall()
+    assert list(zip(found.tolist(), ranking.bm25(found).tolist())) == expected
+
+
 def test_an_empty_index_answers_from_its_columns(tmp_path):
     """No document, so no average length and no word: the columns are read all the same, and words,
     prefixes and phrases find nothing."""
