@@ -402,15 +402,16 @@ def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
     assert {hit.key: hit.snippet for hit in shown} == {hit.key: passages[hit.key] for hit in shown}
 
 
-def test_words_of_long_documents_score_as_fts5(tmp_path):
+def test_words_of_long_documents_score_as_fts5(tmp_path, data_dir):
     """Lengths of 128 tokens and more take several bytes in FTS5's size records: the words read them
-    as FTS5 does (a description of the Tate sample, repeated)."""
+    as FTS5 does (the first Tate artwork's record, repeated)."""
     import sqlite3
 
     from kg.search.index import _TOKENIZE, _WEIGHTS
     from kg.search.words import Words
-    records, _ = sample_records()
-    text = " ".join(str(t.object.value) for t in records[0].triples if isinstance(t.object, Literal))
+    with open(data_dir / "tate-collection" / "artworks_sample_1505.jsonl", encoding="utf-8") as lines:
+        text = " ".join(str(value) for value in json.loads(next(lines)).values())
+    assert "paper" in text.lower()
     db = sqlite3.connect(tmp_path / "words.sqlite", isolation_level=None)
     db.execute(f"CREATE VIRTUAL TABLE fts USING fts5(title, labels, descriptions, names, tokenize = '{_TOKENIZE}')")
     rows = [(1, "paper", "", text * 40, ""), (2, "paper paper", "ink", text, "paper"), (3, "ink", "", "", "")]
