@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -113,6 +114,13 @@ class Columns:
         return cls(changes, live, rank, column(1, _NO_BEGIN, np.int32), column(2, _NO_END, np.int32),
                    column(3, False, bool), column(4, False, bool), order, codes, spans,
                    row_code, doc_rows, members, member_rows, words)
+
+    @cached_property
+    def everything(self) -> tuple[list[int], dict]:
+        """Every document in title order, and its counts (``count``'s, in centuries): what browsing
+        without words or filters shows, the same for every such search of this snapshot."""
+        hits = np.flatnonzero(self.live)
+        return hits[np.argsort(self.rank[hits], kind="stable")].tolist(), self.count(self.live, hits, set(), 100)
 
     @property
     def size(self) -> int:

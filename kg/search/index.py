@@ -401,8 +401,11 @@ class SearchIndex:
                         offset: int, width: int) -> tuple[int, list[int], dict]:
         """The total, one page of document ids and the counts, with the columns in memory. Words are
         found and ranked in memory too; SQLite finds and ranks phrases of several words."""
-        matches, ranking = None, None
         match = expression(asked)
+        if match is None and not query.narrowed:  # browsing everything
+            listed, counted = columns.everything
+            return len(listed), listed[offset:offset + query.page_size], counted
+        matches, ranking = None, None
         single = self._single_words(db, asked) if asked else None
         if single:
             matches, ranking = columns.words.find(single, _WEIGHTS)

@@ -49,6 +49,12 @@ class SearchQuery:
     page: int = 1
     page_size: int = 20
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether a filter (facet value, years or flag) leaves documents out."""
+        return bool(self.filters) or any(v is not None for v in (self.year_from, self.year_to, self.has_image,
+                                                                  self.has_suggestions))
+
     @classmethod
     def from_params(cls, params: Mapping[str, Sequence[str]]) -> "SearchQuery":
         """Parameters as a multi-dict (name → values); raises SearchError naming the bad one.
