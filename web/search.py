@@ -12,6 +12,7 @@ from functools import lru_cache
 from urllib.parse import quote_plus, urlencode
 
 from flask import current_app, jsonify, render_template, request
+from markupsafe import Markup, escape
 
 from kg.search import FACETS, SearchError, SearchIndex, SearchQuery, SearchResult, best_label
 from ontology.namespaces import PREFIXES
@@ -126,6 +127,47 @@ def describe(result: SearchResult) -> dict:
             "total": result.total, "order": result.order, **pages, "hits": hits, "facets": facets, "years": years, "flags": flags}
 
 
+def _lang(lang: str) -> str:
+    return f' lang="{escape(lang)}"' if lang else ""
+
+
+def hit_items(hits: list[dict]) -> Markup:
+    """The ``<li>`` of each hit (``describe``'s): a page shows twenty of them and dozens of facet values,
+    built here rather than by the template, a third of the time."""
+    out = []
+    for hit in hits:
+        kinds = " · ".join(f'<span class="kind"{_lang(c["lang"])}>{escape(c["label"])}</span>' for c in hit["classes"])
+        meta = [kinds]
+        if hit["begin"] is not None:
+            end = f'–{hit["end"]}' if hit["end"] is not None and hit["end"] != hit["begin"] else ""
+            meta.append(f' · <span class="dates">{hit["begin"]}{end}</span>')
+        if hit["has_image"]:
+            meta.append(' · <span class="flag">image</span>')
+        if hit["has_suggestions"]:
+            meta.append(' · <span class="flag machine">machine suggestions</span>')
+        snippet = ""
+        if hit["snippet"]:
+            passage = "".join(f"<mark>{escape(part['text'])}</mark>" if part["match"] else str(escape(part["text"]))
+                              for part in hit["snippet"])
+            snippet = f'\n      <p class="snippet">{passage}</p>'
+        out.append(f'\n    <li class="hit">\n      <h3><a href="{escape(hit["page"])}"{_lang(hit["lang"])}>'
+                   f'{escape(hit["title"])}</a></h3>\n      <p class="meta">{"".join(meta)}</p>{snippet}\n    </li>')
+    return Markup("".join(out))
+
+
+def facet_items(values: list[dict]) -> Markup:
+    """The ``<li>`` of each value of one facet, with its count and the link that adds or removes it."""
+    out = []
+    for value in values:
+        item, current, note = ((' class="chosen"', ' aria-current="true"',
+                                '<span class="visually-hidden"> (selected; remove)</span>')
+                               if value["selected"] else ("", "", ""))
+        out.append(f'\n      <li{item}><a href="{escape(value["href"])}"{current}><span class="label"'
+                   f'{_lang(value["lang"])}>{escape(value["label"])}</span> <span class="count">{value["count"]}</span>'
+                   f'{note}</a></li>')
+    return Markup("".join(out))
+
+
 def _query() -> SearchQuery:
     return SearchQuery.from_params(request.args.to_dict(flat=False))
 
@@ -178,8 +220,8 @@ def search_page():
         return render_template("search.html", error=str(error), answer=None, query=SearchQuery(),
                                clear=request.path), 400
     answer = describe(index().search(query))
-    return render_template("search.html", error=None, answer=answer, query=query,
-                           clear=request.path, selected=_selected(answer, query))
+    return render_template("search.html", error=None, answer=answer, query=query, clear=request.path,
+                           selected=_selected(answer, query), hit_items=hit_items, facet_items=facet_items)
 
 
 def _selected(answer: dict, query: SearchQuery) -> list[dict]:
