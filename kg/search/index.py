@@ -523,16 +523,20 @@ class SearchIndex:
     def _count_sql(db: sqlite3.Connection, source: str, width: int) -> dict:
         """Facet value counts, the year histogram and the flag counts within ``source``."""
         where = "" if source == "docs" else f" WHERE d.id IN (SELECT id FROM {source})"
-        years = [(bucket, bucket + width - 1, n) for bucket, n in db.execute(
-            f"SELECT ((d.begin_year + 100000) / {width}) * {width} - 100000 AS bucket, COUNT(*) FROM docs d{where}"
-            f"{' AND' if where else ' WHERE'} d.begin_year IS NOT NULL GROUP BY bucket ORDER BY bucket")]
+        # (each answer as one JSON row: see _hits)
+        years = [(bucket, bucket + width - 1, n) for bucket, n in sorted(json.loads(db.execute(
+            "SELECT json_group_array(json_array(bucket, n)) FROM "
+            f"(SELECT ((d.begin_year + 100000) / {width}) * {width} - 100000 AS bucket, COUNT(*) AS n FROM docs d{where}"
+            f"{' AND' if where else ' WHERE'} d.begin_year IS NOT NULL GROUP BY bucket)").fetchone()[0]))]
         image, suggestions = db.execute(
             f"SELECT COALESCE(SUM(d.has_image), 0), COALESCE(SUM(d.has_suggestions), 0) FROM docs d{where}").fetchone()
         counts: dict[str, list[tuple[str, int]]] = {f: [] for f in FACET_NAMES}
         # hits first, then each one's facet rows through the (doc, facet, value) index: CROSS JOIN keeps
         # SQLite from scanning every facet row instead
         scan = "facets f" if source == "docs" else f"{source} h CROSS JOIN facets f ON f.doc = h.id"
-        for facet, value, n in db.execute(f"SELECT f.facet, f.value, COUNT(*) FROM {scan} GROUP BY f.facet, f.value"):
+        for facet, value, n in json.loads(db.execute(
+                "SELECT json_group_array(json_array(facet, value, n)) FROM "
+                f"(SELECT f.facet AS facet, f.value AS value, COUNT(*) AS n FROM {scan} GROUP BY f.facet, f.value)").fetchone()[0]):
             counts.setdefault(facet, []).append((value, n))
         return {"facets": counts, "years": years, "flags": {"image": image, "suggestions": suggestions}}
 
