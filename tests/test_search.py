@@ -377,7 +377,7 @@ def test_the_columns_in_memory_answer_exactly_as_sql_does(index, monkeypatch, ra
 
 @pytest.mark.parametrize("text", ["paper", "watercolour paper", "gra* paper", "paper Paper", "Genève siecle", "pen* ink*",
                                   "zzzznothing"])
-def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
+def test_words_in_memory_find_and_score_exactly_as_fts5(index, text, monkeypatch):
     """The words read from the index find what FTS5's ``MATCH`` finds, and score each match with the
     very double FTS5's ``bm25()`` gives it; the passages shown (found in a scratch table of the hits
     shown) are those FTS5's ``snippet()`` finds in the index."""
@@ -388,7 +388,9 @@ def test_words_in_memory_find_and_score_exactly_as_fts5(index, text):
     from kg.search.words import Words
     db = sqlite3.connect(index.location, isolation_level=None)
     db.execute("BEGIN")
+    monkeypatch.setattr("kg.search.words._RUN", 500)  # read in many pieces, as a large index is
     words = Words.read(db, db.execute("SELECT MAX(id) + 1 FROM docs").fetchone()[0])
+    assert len(words.keys) > 5000
     found, ranking = words.find(index._single_words(index._reader(), phrases(text)), _WEIGHTS)
     expected = db.execute(f"SELECT rowid, bm25(fts, {', '.join(map(str, _WEIGHTS))}) FROM fts WHERE fts MATCH ? "
                           "ORDER BY rowid", (match_expression(text),)).fetchall()

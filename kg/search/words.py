@@ -45,6 +45,28 @@ def varints(blob: bytes) -> list[int]:
     return out
 
 
+#: occurrences read in one piece (at most, unless one word has more)
+_RUN = 1 << 22
+
+
+def _runs(counts: np.ndarray, most: int) -> list[tuple[int, int]]:
+    """Consecutive words as (first, last) index pairs, each run of at most ``most`` occurrences (or of
+    one word).
+
+    >>> _runs(np.array([3, 4, 9, 1, 1]), 8)
+    [(0, 1), (2, 2), (3, 4)]
+    """
+    runs, first, held = [], 0, 0
+    for word, count in enumerate(counts.tolist()):
+        if held and held + count > most:
+            runs.append((first, word - 1))
+            first, held = word, 0
+        held += count
+    if first < len(counts):
+        runs.append((first, len(counts) - 1))
+    return runs
+
+
 @dataclass(frozen=True)
 class Words:
     terms: list[str]  # FTS5's vocabulary, in its order (by UTF-8 bytes, the same as by code point)
@@ -61,12 +83,16 @@ class Words:
         db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, fts, row)")
         db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_places USING fts5vocab(main, fts, instance)")
         listed = db.execute("SELECT term, cnt FROM temp.fts_terms").fetchall()
-        numbered = " ".join(f"WHEN '{name}' THEN {n}" for n, name in enumerate(COLUMNS))
-        # one string of numbers, split by numpy: a row per occurrence would cost a Python tuple each
-        joined = db.execute(f"SELECT group_concat(doc * 4 + CASE col {numbered} END, ' ') "
-                            "FROM temp.fts_places").fetchone()[0]
-        keys = np.fromstring(joined or "", dtype=np.int64, sep=" ")
         counts = np.fromiter((count for _, count in listed), np.int64, len(listed))
+        numbered = " ".join(f"WHEN '{name}' THEN {n}" for n, name in enumerate(COLUMNS))
+        # a run of words at a time as one string of numbers, split by numpy: a row per occurrence would
+        # cost a Python tuple each, one string for the whole index as much memory again as the keys
+        pieces = []
+        for first, last in _runs(counts, _RUN):
+            joined = db.execute(f"SELECT group_concat(doc * 4 + CASE col {numbered} END, ' ') FROM temp.fts_places "
+                                "WHERE term >= ? AND term <= ?", (listed[first][0], listed[last][0])).fetchone()[0]
+            pieces.append(np.fromstring(joined or "", dtype=np.int64, sep=" "))
+        keys = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
         if counts.sum() != len(keys):
             raise sqlite3.DatabaseError(f"the full-text vocabulary lists {counts.sum()} occurrences, "
                                         f"its instances {len(keys)}")
