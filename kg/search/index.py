@@ -381,7 +381,7 @@ class SearchIndex:
                 self._build_columns_later()
                 total, page, counted = self._select_sql(db, query, match, offset, width, changes)
             else:
-                total, page, counted = self._select_columns(db, columns, query, asked, offset, width)
+                total, page, counted = self._select_columns(db, columns, query, asked, match, offset, width)
             hits = self._hits(db, page, match)
         ranked = match is not None and total <= RANK_LIMIT
         facets = self._facet_values(db, counted["facets"], query)
@@ -398,10 +398,10 @@ class SearchIndex:
             (match, limit, offset))]
 
     def _select_columns(self, db: sqlite3.Connection, columns: Columns, query: SearchQuery, asked: list[Phrase],
-                        offset: int, width: int) -> tuple[int, list[int], dict]:
+                        match: str | None, offset: int, width: int) -> tuple[int, list[int], dict]:
         """The total, one page of document ids and the counts, with the columns in memory. Words are
-        found and ranked in memory too; SQLite finds and ranks phrases of several words."""
-        match = expression(asked)
+        found and ranked in memory too; SQLite finds and ranks phrases of several words (``match``:
+        the phrases ``asked`` as an FTS5 expression)."""
         if match is None and not query.narrowed:  # browsing everything
             listed, counted = columns.everything
             return len(listed), listed[offset:offset + query.page_size], counted
