@@ -415,6 +415,8 @@ class Describer:
         seen_triples = set()
         label_candidates = []
         runs = self.runs
+        # a ``#fragment`` child of the subject's document is shown inline, as a blank node is
+        children = subject.value.split("#")[0] + "#" if type(subject) is NamedNode else None
         for predicate, obj, graph in rows:
             key = (predicate, obj)
             in_run = graph is not None and graph.startswith(runs)
@@ -429,7 +431,7 @@ class Describer:
                 continue
             if predicate in _LABELS_HEAD and type(obj) is Literal:
                 label_candidates.append((LABEL_PREDICATES.index(predicate), obj.value, obj.language or ""))
-            value = self._value(subject, obj, graph, langs, depth, seen)
+            value = self._value(children, obj, graph, langs, depth, seen)
             value.suggestion = suggestion
             by_property.setdefault(predicate, []).append(value)
         label_candidates.sort(key=lambda c: c[0])
@@ -442,21 +444,21 @@ class Describer:
         return Node(iri=subject.value if type(subject) is NamedNode else "", label=label, types=type_values,
                     properties=properties, kind=kind_of(types, self.store.hierarchy))
 
-    def _value(self, subject, obj, graph, langs, depth, seen) -> Value:
+    def _value(self, children: str | None, obj, graph, langs, depth, seen) -> Value:
         kind = type(obj)
         if kind is Literal:
             datatype = obj.datatype
             return Value(text=obj.value, lang=obj.language, datatype=datatype.value if datatype is not None else None)
-        owned = kind is BlankNode or (type(subject) is NamedNode and obj.value.startswith(
-            subject.value.split("#")[0] + "#"))
+        iri = obj.value if kind is NamedNode else None
+        owned = kind is BlankNode or (children is not None and iri is not None and iri.startswith(children))
         if owned and depth < self.MAX_DEPTH and obj not in seen:
             inner = self._rows(obj, NamedNode(graph) if graph is not None else ox.DefaultGraph())
             if inner:
                 node = self._node(obj, inner, {}, langs, depth + 1, seen | {obj})
-                return Value(iri=obj.value if kind is NamedNode else None, label=node.label, node=node)
+                return Value(iri=iri, label=node.label, node=node)
         if kind is BlankNode:
             return Value(label="(blank node)")
-        return Value(iri=obj.value, label=self.labels.label(obj.value, langs))
+        return Value(iri=iri, label=self.labels.label(iri, langs))
 
     def _rows(self, subject, graph=None) -> list[tuple[str, object, str | None]]:
         """(predicate IRI, object, graph IRI or None for the default graph) of the shown statements."""
