@@ -184,7 +184,8 @@ class Store:
         self.uris = uris
         self.path = path
         self.hierarchy = Hierarchy.load()
-        #: bumped by every write of this process: readers of checkpoints know when theirs is stale
+        #: bumped before and after every write of this process: readers of checkpoints know when theirs is
+        #: stale, and what was read while a write was under way is never taken for what follows it
         self.generation = 0
         self._vault: Vault | None = None
         self._held: set[str] = set()  # keys of restricted records (kg.restriction)
@@ -594,6 +595,8 @@ class Store:
             self.backend.extend(quads)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
+        finally:
+            self.generation += 1
 
     def _write_fresh(self, writes: "_Writes") -> None:
         """Records new to the store, at bulk-load speed, still wholly written or not at all.
@@ -621,6 +624,8 @@ class Store:
         except (OSError, SyntaxError) as error:
             raise StoreError(f"write failed: {error}; the records of this batch are removed when the store "
                              f"is next written to or opened for writing") from None
+        finally:
+            self.generation += 1
 
     def _journal(self) -> Path | None:
         """Where the batch being bulk-written lists its graphs (none for a store in memory or on a server)."""
@@ -659,6 +664,8 @@ class Store:
             self.backend.update(update)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
+        finally:
+            self.generation += 1
 
     # ---------------------------------------------------------------- snapshots, dump and restore
 

@@ -176,3 +176,23 @@ def test_a_batch_with_a_duplicate_key_writes_nothing(store):
 def test_second_process_gets_a_clear_error(store):
     with pytest.raises(StoreError, match="another mouseion process"):
         Store.open(store.path, BASE)
+
+
+def test_generation_moves_before_and_after_every_write(store, monkeypatch):
+    """What a reader saw while a write was under way is never taken for what follows it: ETags and caches
+    keyed on ``generation`` would otherwise keep the old contents for good."""
+    during: list[int] = []
+    for name in ("bulk_load", "extend", "update"):
+        write = getattr(store.backend, name)
+
+        def watched(*args, _write=write, **kwargs):
+            during.append(store.generation)
+            return _write(*args, **kwargs)
+        monkeypatch.setattr(store.backend, name, watched)
+    for write in (lambda: store.commit([obj_record(1)]),  # new: bulk-written
+                  lambda: store.commit([obj_record(1, "Jug")]),  # changed: in a transaction
+                  lambda: store.delete(["t/1"])):
+        before, during[:] = store.generation, []
+        write()
+        assert during, "the write reached the backend"
+        assert before < min(during) and max(during) < store.generation
