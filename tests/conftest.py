@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# the linked-data site (store, app over HTTP) that page, dereferencing and browser tests share: built once
+from tests.pages_fixtures import site  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 #: ../shared/data beside the checkout (CI clones the repo with shared/ next to it)
 DATA = ROOT.parent / "shared" / "data"

@@ -11,7 +11,7 @@ import pytest
 import rdflib
 
 from kg.contexts import LINKED_ART, inline_contexts
-from tests.pages_fixtures import BASE, EUROPEANA, OBJECT, SUGGESTIONS, site  # noqa: F401
+from tests.pages_fixtures import BASE, EUROPEANA, OBJECT, SUGGESTIONS
 
 ID = "/id/object/tate-A00001"
 RDFLIB = {"ttl": "turtle", "nt": "nt", "jsonld": "json-ld", "rdf": "xml"}

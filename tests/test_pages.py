@@ -11,8 +11,7 @@ import html5lib
 import lxml.html
 import pytest
 
-from tests.pages_fixtures import (BASE, EUROPEANA, HOSTILE, HOSTILE_TITLE, MAKER, OBJECT, SUGGESTIONS,
-                                  site)  # noqa: F401
+from tests.pages_fixtures import BASE, EUROPEANA, HOSTILE, HOSTILE_TITLE, MAKER, OBJECT, SUGGESTIONS
 
 HTML = {"Accept": "text/html", "Accept-Language": "en"}
 

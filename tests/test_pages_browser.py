@@ -8,7 +8,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.browser import browser, screenshot  # noqa: F401
-from tests.pages_fixtures import site  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
