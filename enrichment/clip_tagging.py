@@ -40,7 +40,7 @@ from enrichment.images import ImageError, ImageReader
 from enrichment.job import JobContext, JobResult, Parameter
 from enrichment.queries import named_query
 from enrichment.runs import Agent, Suggestion
-from enrichment.vectors import VectorIndex, normalise, vectors_dir
+from enrichment.vectors import VectorIndex, normalise, stamp, vectors_dir
 from ontology.schemes import SCHEME_NAMES, Scheme, scheme
 
 #: Prompt templates per language; each concept label fills every template of its language.
@@ -453,6 +453,14 @@ def first_usable_image(reader: ImageReader, iris: list[str], size: int):
 
 def _image_index(store, settings) -> VectorIndex:
     return VectorIndex.cached(vectors_dir(store, settings), IMAGE_INDEX)
+
+
+def image_index_stamp(store, settings=None) -> tuple[int, int] | None:
+    """Which version of the stored image embeddings ``similar_objects`` answers from (None: none)."""
+    try:
+        return stamp(vectors_dir(store, settings), IMAGE_INDEX)
+    except NotFound:
+        return None
 
 
 def similar_objects(store, iri: str, k: int = 10, *, settings=None) -> list[tuple[str, float]]:

@@ -117,6 +117,16 @@ class VectorIndex:
         return _cached_load(str(folder), name, stat.st_mtime_ns, stat.st_size)
 
 
+def stamp(folder: Path, name: str) -> tuple[int, int] | None:
+    """(modification time in ns, size) of a stored index, or None when there is none: what tells one
+    version of the file from the next (pages that show neighbours tag themselves with it)."""
+    try:
+        stat = os.stat(f"{folder}/{name}.npz")
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def _missing(folder, name: str) -> str:
     return f"no stored {name} embeddings in {folder}: run the job that makes them (see `mouseion enrich --list`)"
 

@@ -18,7 +18,8 @@ from kg.search import SearchIndex, index_location
 from kg.settings import Settings
 from kg.store import Store
 from ontology.hierarchy import Hierarchy
-from web import dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs, search, sparql
+from web import (conditional, dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs,
+                 search, sparql)
 from web.oai import views as oai
 
 
@@ -49,6 +50,7 @@ def _version() -> str:
         return "dev"
 
 
+@conditional.revalidated("Accept-Language")
 def home():
     context = pages_browse.home_context()
     hierarchy = Hierarchy.load()

@@ -22,6 +22,7 @@ from flask import Response, redirect, request
 from kg.contexts import LINKED_ART
 from ontology.namespaces import prefix_map
 from sparql.negotiation import GRAPHS, HTML, JSON_LD, N_TRIPLES, RDF_XML, TURTLE, NotAcceptable, choose
+from web import conditional
 from web.pages import base, describedby_links, describer, not_found
 from web.pages_linkedart import linked_art
 
@@ -66,6 +67,7 @@ def identify(kind: str, key: str):
     return response
 
 
+@conditional.revalidated("Accept", "Accept-Profile")
 def data(kind: str, key: str):
     """``GET /data/{kind}/{key}[.suffix]``."""
     stem, suffix = _split_suffix(key)
@@ -77,6 +79,7 @@ def data(kind: str, key: str):
     return _serve(iri, suffix, lambda: not_found(iri, kind, stem))
 
 
+@conditional.revalidated("Accept", "Accept-Profile")
 def foreign_data():
     """``GET /data?uri=…[&format=ttl]``."""
     uri = (request.args.get("uri") or "").strip()
@@ -99,8 +102,7 @@ def _serve(iri: str, suffix: str | None, missing):
             chosen = choose(GRAPHS, request.headers.get("Accept") or "text/turtle")
         except NotAcceptable:
             return _not_acceptable()
-    headers = {"Link": describedby_links(iri), "Vary": "Accept, Accept-Profile",
-               "Access-Control-Allow-Origin": "*"}
+    headers = {"Link": describedby_links(iri), "Access-Control-Allow-Origin": "*"}
     if chosen is JSON_LD and _wants_linked_art():
         document = linked_art(iri, triples, describer())
         headers["Content-Profile"] = f"<{LINKED_ART}>"

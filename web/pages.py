@@ -19,6 +19,7 @@ from flask import current_app, redirect, render_template, request
 
 from kg.describe import Description, Describer, Node, Value, language_preference
 from ontology.namespaces import CRM, DC, DCTERMS, EDM, SKOS
+from web import conditional
 from web.pages_html import Renderer
 
 #: (property, verb) of the events a page tells as sentences, in reading order
@@ -200,11 +201,19 @@ def schema_org(d: Description, cat: Catalogue) -> dict:
 # ------------------------------------------------------------------------------------ views
 
 
+def _embeddings_stamp():
+    """The version of the image embeddings an object page's "Similar objects" come from."""
+    from enrichment.clip_tagging import image_index_stamp
+    return image_index_stamp(current_app.extensions["mouseion.store"], current_app.extensions["mouseion.settings"])
+
+
+@conditional.revalidated("Accept-Language", depends=_embeddings_stamp)
 def resource_page(kind: str, key: str):
     """``GET /page/{kind}/{key}``."""
     return _render(f"{base()}id/{kind}/{key}", kind=kind, key=key)
 
 
+@conditional.revalidated("Accept-Language", depends=_embeddings_stamp)
 def foreign_page():
     """``GET /page?uri=…``: a resource under a foreign URI (e.g. an EDM record's CHO)."""
     uri = (request.args.get("uri") or "").strip()
@@ -235,7 +244,6 @@ def _render(iri: str, kind: str | None = None, key: str | None = None):
         data_links=[(data_path(iri, suffix), label, media) for suffix, label, media in DATA_FORMATS],
         sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0]))
     response.headers["Link"] = describedby_links(iri)
-    response.headers["Vary"] = "Accept-Language"
     return response
 
 

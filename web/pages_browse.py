@@ -15,6 +15,7 @@ from flask import current_app, render_template, request
 
 from kg.queries import named_query
 from ontology.namespaces import CRM, EDM, SKOS, XSD
+from web import conditional
 from web.pages import describer, languages, page_path
 
 #: facet name → (heading, what a value is)
@@ -58,6 +59,7 @@ def _value_label(facet: str, value: str, langs) -> str:
     return century_label(value) if facet == "century" else describer().labels.label(value, langs)
 
 
+@conditional.revalidated("Accept-Language")
 def browse_index():
     """``GET /browse``: each facet with its most used values."""
     langs = languages()
@@ -69,6 +71,7 @@ def browse_index():
     return render_template("browse.html", facets=facets)
 
 
+@conditional.revalidated("Accept-Language")
 def browse_facet(facet: str):
     """``GET /browse/{facet}`` and ``GET /browse/{facet}?value=…&page=N``."""
     if facet not in FACETS:
