@@ -4,6 +4,7 @@ nothing changed, and the full answer once a write has changed the store."""
 
 from __future__ import annotations
 
+import http.client
 import urllib.parse
 
 import numpy as np
@@ -121,3 +122,30 @@ def test_new_image_embeddings_change_an_object_page_s_tag(site):
     finally:
         saved.unlink()
     assert site.get(PAGE, {**HTML, "If-None-Match": before}).status == 304, "the file gone, the page is as before"
+
+
+def test_over_a_sparql_server_answers_carry_no_tag(tmp_path):
+    """Others may write to a shared SPARQL server without this process knowing: no tag could be trusted."""
+    from kg.settings import Settings
+    from kg.store import Store
+    from tests.servers import oxigraph_server, serving_app
+
+    with oxigraph_server(tmp_path / "server") as url:
+        store = Store.connect(f"{url}/query", BASE, update_url=f"{url}/update")
+        obj = NamedNode(f"{BASE}id/object/remote-1")
+        store.commit([Record("remote/1", "remote", [Triple(obj, RDF.type, CRM["E22_Human-Made_Object"]),
+                                                    Triple(obj, RDFS.label, Literal("Over the wire", language="en"))],
+                             Origin("remote.ttl"), focus=obj)])
+        with serving_app(store, Settings.from_env({}, base_uri=BASE, query_workers=1), threads=2) as root:
+            parts = urllib.parse.urlsplit(root)
+            for path, vary in (("/page/object/remote-1", "Accept-Language"), ("/data/object/remote-1.ttl", "Accept, Accept-Profile")):
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+                connection.request("GET", path, headers=HTML)
+                answer = connection.getresponse()
+                body = answer.read().decode()
+                assert answer.status == 200 and "Over the wire" in body, (path, answer.status)
+                assert answer.getheader("ETag") is None and answer.getheader("Vary") == vary
+                connection.request("GET", path, headers={**HTML, "If-None-Match": "*"})
+                answer = connection.getresponse()
+                assert answer.status == 304 and answer.read() == b"", "there is a representation"
+                connection.close()

@@ -23,6 +23,8 @@ from typing import Callable
 
 from flask import Response, current_app, request
 
+from kg.backends import RemoteBackend
+
 #: drawn once per process: tags of an earlier process (or an earlier version of the code) never match
 _PROCESS = secrets.token_hex(6)
 
@@ -55,16 +57,17 @@ def revalidated(*vary: str, depends: Callable[[], object] = lambda: None):
     A ``200`` gets the tag and ``Cache-Control: no-cache``; a request whose ``If-None-Match`` names the
     tag (compared weakly) gets ``304`` with ``ETag``, ``Vary`` and ``Cache-Control``, which is what RFC 9110
     §15.4.5 asks of it, and nothing is read. ``If-None-Match: *`` is settled by the answer itself: ``304``
-    when there is a representation to answer with, the answer (a 404, say) when there is not.
+    when there is a representation to answer with, the answer (a 404, say) when there is not. Over a
+    SPARQL server nothing is tagged (``_tags_hold``).
     """
     varies = ", ".join(vary)
 
     def decorate(view):
         @functools.wraps(view)
         def answer(*args, **kwargs):
-            tag = etag(*(request.headers.get(name, "") for name in vary), depends())
+            tag = etag(*(request.headers.get(name, "") for name in vary), depends()) if _tags_hold() else None
             asked = request.if_none_match
-            if not asked.star_tag and asked.contains_weak(tag.strip('"')):
+            if tag is not None and not asked.star_tag and asked.contains_weak(tag.strip('"')):
                 return _not_modified(tag, varies)
             response = current_app.make_response(view(*args, **kwargs))
             response.headers["Vary"] = varies
@@ -72,6 +75,8 @@ def revalidated(*vary: str, depends: Callable[[], object] = lambda: None):
                 return response
             if asked.star_tag:
                 return _not_modified(tag, varies)
+            if tag is None:
+                return response
             response.headers["ETag"] = tag
             response.headers["Cache-Control"] = CACHE_CONTROL
             return response
@@ -79,5 +84,14 @@ def revalidated(*vary: str, depends: Callable[[], object] = lambda: None):
     return decorate
 
 
-def _not_modified(tag: str, varies: str) -> Response:
-    return Response(status=304, headers={"ETag": tag, "Vary": varies, "Cache-Control": CACHE_CONTROL})
+def _tags_hold() -> bool:
+    """Whether this process sees every write: not over a SPARQL server, which others may write to
+    without moving this process's ``generation`` (docs/external-store.md); answers there carry no tag."""
+    return not isinstance(current_app.extensions["mouseion.store"].backend, RemoteBackend)
+
+
+def _not_modified(tag: str | None, varies: str) -> Response:
+    headers = {"Vary": varies, "Cache-Control": CACHE_CONTROL}
+    if tag is not None:
+        headers["ETag"] = tag
+    return Response(status=304, headers=headers)
