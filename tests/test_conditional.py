@@ -39,6 +39,9 @@ def tag_of(site, path, headers):
     ("/browse", HTML),
     ("/browse/maker", HTML),
     ("/browse/century?value=19&page=2", HTML),
+    ("/activity", {}),
+    ("/activity/page?before=end", {}),
+    ("/.well-known/void", {"Accept": "text/turtle"}),
 ])
 def test_a_revalidation_while_nothing_changed_is_a_bodiless_304(site, path, headers):
     answer, tag = tag_of(site, path, headers)
@@ -49,7 +52,7 @@ def test_a_revalidation_while_nothing_changed_is_a_bodiless_304(site, path, head
         # what a cache needs to go on using what it kept (RFC 9110 §15.4.5)
         assert again.headers["etag"] == tag
         for name in ("vary", "cache-control"):
-            assert again.headers[name] == answer.headers[name], name
+            assert again.headers.get(name) == answer.headers.get(name), name
     assert site.get(path, {**headers, "If-None-Match": '"something-else"'}).status == 200
 
 

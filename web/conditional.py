@@ -33,7 +33,7 @@ CACHE_CONTROL = "no-cache"
 
 def etag(*parts: object) -> str:
     """The strong entity-tag of what this request is answered with: the store's state, the request's
-    path and query, and ``parts`` (the negotiating headers' values, and anything else the answer
+    host, path and query, and ``parts`` (the negotiating headers' values, and anything else the answer
     depends on).
 
     >>> from flask import Flask
@@ -46,13 +46,14 @@ def etag(*parts: object) -> str:
     True
     """
     store = current_app.extensions["mouseion.store"]
-    digest = hashlib.blake2b(repr((request.full_path, parts)).encode(), digest_size=8).hexdigest()
+    digest = hashlib.blake2b(repr((request.host, request.full_path, parts)).encode(), digest_size=8).hexdigest()
     return f'"{_PROCESS}-{store.generation}-{digest}"'
 
 
 def revalidated(*vary: str, depends: Callable[[], object] = lambda: None):
-    """Conditional GET for a view whose answers depend only on the store, the request's path and query,
-    the request headers named in ``vary`` (which every answer then names in ``Vary``), and ``depends()``.
+    """Conditional GET (and HEAD) for a view whose answers depend only on the store, the request's path
+    and query, the request headers named in ``vary`` (which every answer then names in ``Vary``), and
+    ``depends()``.
 
     A ``200`` gets the tag and ``Cache-Control: no-cache``; a request whose ``If-None-Match`` names the
     tag (compared weakly) gets ``304`` with ``ETag``, ``Vary`` and ``Cache-Control``, which is what RFC 9110
@@ -65,12 +66,15 @@ def revalidated(*vary: str, depends: Callable[[], object] = lambda: None):
     def decorate(view):
         @functools.wraps(view)
         def answer(*args, **kwargs):
+            if request.method not in ("GET", "HEAD"):
+                return view(*args, **kwargs)
             tag = etag(*(request.headers.get(name, "") for name in vary), depends()) if _tags_hold() else None
             asked = request.if_none_match
             if tag is not None and not asked.star_tag and asked.contains_weak(tag.strip('"')):
                 return _not_modified(tag, varies)
             response = current_app.make_response(view(*args, **kwargs))
-            response.headers["Vary"] = varies
+            if varies:
+                response.headers["Vary"] = varies
             if response.status_code != 200:
                 return response
             if asked.star_tag:
@@ -91,7 +95,9 @@ def _tags_hold() -> bool:
 
 
 def _not_modified(tag: str | None, varies: str) -> Response:
-    headers = {"Vary": varies, "Cache-Control": CACHE_CONTROL}
+    headers = {"Cache-Control": CACHE_CONTROL}
+    if varies:
+        headers["Vary"] = varies
     if tag is not None:
         headers["ETag"] = tag
     return Response(status=304, headers=headers)

@@ -8,6 +8,7 @@ from flask import Response, current_app, request
 
 from kg import feed
 from kg.harvest import ChangeLog
+from web.conditional import revalidated
 
 MEDIA_TYPE = 'application/ld+json;profile="https://www.w3.org/ns/activitystreams"'
 
@@ -28,11 +29,13 @@ def _root() -> str:
     return current_app.extensions["mouseion.settings"].base_uri
 
 
+@revalidated()
 def activity_collection():
     store = current_app.extensions["mouseion.store"]
     return _json(feed.collection(store, _log(), _root()))
 
 
+@revalidated()
 def activity_page():
     store = current_app.extensions["mouseion.store"]
     size = current_app.extensions["mouseion.settings"].oai_page_size

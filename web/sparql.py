@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Response, current_app, render_template_string, request
 
 from sparql import protocol
+from web.conditional import revalidated
 
 #: every method is routed here, so that the protocol, not Flask, answers 405 (with its Allow header)
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
@@ -65,5 +66,6 @@ def graph_store() -> Response:
     return _send(protocol.handle(protocol.graph_store, _request(), service()))
 
 
+@revalidated("Accept")
 def void() -> Response:
     return _send(protocol.handle(protocol.void, _request(), service()))
