@@ -10,11 +10,13 @@ A client with 8 concurrent keep-alive connections requests random pages from a s
 a fixed time, in rounds that alternate dynamic and static (``--rounds`` pairs): this machine's speed
 drifts by a quarter within minutes, so each pair gives a ratio, and the median pair counts.
 
-    python3 bench/pages.py [--objects 100000] [--seconds 10] [--rounds 3] [--sample 5000] [--keep]
+    python3 bench/pages.py [--objects 100000] [--seconds 10] [--rounds 3] [--sample 5000] [--keep] [--revalidate]
 
 Prints p50 / p99 latency and requests/s of each round, the ratio dynamic / static throughput of each pair
 and their median (target >= 0.25), and the dynamic p99 over every dynamic round (target < 150 ms).
 ``--keep`` keeps the built store in bench/out/pages-{objects} and reuses it on the next run.
+``--revalidate`` then asks for every sampled page again with its ``ETag`` (what a caching proxy in front
+of the service does), a round of those against a round of pre-rendered copies.
 """
 
 from __future__ import annotations
@@ -101,8 +103,10 @@ def serve(store_dir: Path, keys_file: Path, port: int) -> None:
 # ------------------------------------------------------------------------------------ the client
 
 
-def hammer(port: int, paths: list[str], seconds: float) -> tuple[list[float], int]:
-    """CONCURRENCY keep-alive connections requesting random paths for ``seconds``; latencies in ms."""
+def hammer(port: int, paths: list[str], seconds: float, tags: dict[str, str] | None = None
+           ) -> tuple[list[float], int]:
+    """CONCURRENCY keep-alive connections requesting random paths for ``seconds``; latencies in ms. With
+    ``tags`` (path → ETag), each request revalidates (``If-None-Match``) and must get its 304."""
     latencies: list[float] = []
     errors = [0]
     deadline = time.perf_counter() + seconds
@@ -114,12 +118,15 @@ def hammer(port: int, paths: list[str], seconds: float) -> tuple[list[float], in
         mine = []
         while time.perf_counter() < deadline:
             path = rng.choice(paths)
+            headers = {"Accept": "text/html", "Accept-Language": "en"}
+            if tags is not None:
+                headers["If-None-Match"] = tags[path]
             start = time.perf_counter()
-            connection.request("GET", path, headers={"Accept": "text/html", "Accept-Language": "en"})
+            connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             response.read()
             mine.append((time.perf_counter() - start) * 1000)
-            if response.status != 200:
+            if response.status != (200 if tags is None else 304):
                 with lock:
                     errors[0] += 1
         connection.close()
@@ -138,6 +145,24 @@ def hammer(port: int, paths: list[str], seconds: float) -> tuple[list[float], in
     return latencies, int(len(latencies) / elapsed)
 
 
+def revalidate(port: int, dynamic_paths: list[str], static_paths: list[str], seconds: float) -> None:
+    """What a caching proxy in front of Mouseion asks: each sampled page again, with its ETag."""
+    tags = {}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for path in dynamic_paths:
+        connection.request("GET", path, headers={"Accept": "text/html", "Accept-Language": "en"})
+        response = connection.getresponse()
+        response.read()
+        tags[path] = response.getheader("ETag")
+    connection.close()
+    print()
+    revalidated = hammer(port, dynamic_paths, seconds, tags)
+    print(summary("revalidated object pages (304)", *revalidated), flush=True)
+    static = hammer(port, static_paths, seconds)
+    print(summary("pre-rendered copies", *static), flush=True)
+    print(f"throughput ratio revalidated / static: {revalidated[1] / static[1]:.2f}x", flush=True)
+
+
 def summary(name: str, latencies: list[float], rate: int) -> str:
     cuts = statistics.quantiles(latencies, n=100)
     return (f"  {name:<34} {rate:>6,} req/s   p50 {cuts[49]:6.1f} ms   p99 {cuts[98]:6.1f} ms   "
@@ -151,6 +176,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="pairs of rounds, dynamic then static")
     parser.add_argument("--sample", type=int, default=5000, help="distinct objects requested")
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the store in bench/out/")
+    parser.add_argument("--revalidate", action="store_true",
+                        help="then a pair of revalidations (If-None-Match, answered 304) against static")
     parser.add_argument("--serve", nargs=3, metavar=("STORE", "KEYS", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -196,6 +223,8 @@ def main() -> None:
         print(f"\nthroughput ratio dynamic / static by pair: {', '.join(f'{r:.2f}x' for r in ratios)}; "
               f"median {statistics.median(ratios):.2f}x (target >= 0.25x)\n"
               f"dynamic p99 over every dynamic round {p99:.1f} ms (target < 150 ms)", flush=True)
+        if args.revalidate:
+            revalidate(port, dynamic_paths, static_paths, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=30)
