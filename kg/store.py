@@ -36,6 +36,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -56,6 +57,8 @@ from ontology.vocabularies import VOCABULARIES, vocabulary_triples
 
 #: Bumped when the on-disk layout changes; `Store.open` refuses a store of another version.
 LAYOUT_VERSION = "1"
+#: over a SPARQL server, how long what was read is trusted (others write there too): ``Store.stale_after``
+REMOTE_STALE_AFTER = 10.0
 
 
 @dataclass(frozen=True)
@@ -184,9 +187,10 @@ class Store:
         self.uris = uris
         self.path = path
         self.hierarchy = Hierarchy.load()
-        #: bumped before and after every write of this process: readers of checkpoints know when theirs is
-        #: stale, and what was read while a write was under way is never taken for what follows it
-        self.generation = 0
+        self._writes = 0  # bumped before and after every write of this process (see ``generation``)
+        #: seconds after which what was read may be out of date whatever this process did: set for a
+        #: SPARQL server, which other processes (``mouseion load``, another server) write to unseen
+        self.stale_after: float | None = None
         self._vault: Vault | None = None
         self._held: set[str] = set()  # keys of restricted records (kg.restriction)
         #: called as ``listener(outcomes, graphs, records)`` after every committed ``write`` (graphs: the
@@ -230,8 +234,19 @@ class Store:
                 headers: dict[str, str] | None = None) -> "Store":
         """Use a SPARQL 1.1 server as the store (see ``kg.backends`` for what it must support)."""
         store = cls(RemoteBackend(query_url, update_url, headers=headers), Uris(base_uri), None)
+        store.stale_after = REMOTE_STALE_AFTER
         store._initialise()
         return store
+
+    @property
+    def generation(self) -> int | tuple[int, int]:
+        """What caches of what was read (labels, browse lists, statistics, checkpoints, ETags) are keyed
+        on: it moves before and after every write of this process, so that what was read while a write
+        was under way is never taken for what follows it. Over a SPARQL server it also moves every
+        ``stale_after`` seconds, since others write there too."""
+        if self.stale_after is None:
+            return self._writes
+        return self._writes, int(time.monotonic() // self.stale_after)
 
     @property
     def oxi(self) -> ox.Store:
@@ -590,13 +605,13 @@ class Store:
         return self.write(deletions=list(keys), now=now)
 
     def _extend(self, quads: list[Quad]) -> None:
-        self.generation += 1
+        self._writes += 1
         try:
             self.backend.extend(quads)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
         finally:
-            self.generation += 1
+            self._writes += 1
 
     def _write_fresh(self, writes: "_Writes") -> None:
         """Records new to the store, at bulk-load speed, still wholly written or not at all.
@@ -611,7 +626,7 @@ class Store:
         replacing older versions never take this path: their old graphs must survive a crash. (A store
         on a SPARQL server has no journal: a crash there can leave part of a batch.)
         """
-        self.generation += 1
+        self._writes += 1
         journal = self._journal()
         try:
             if journal is not None:
@@ -625,7 +640,7 @@ class Store:
             raise StoreError(f"write failed: {error}; the records of this batch are removed when the store "
                              f"is next written to or opened for writing") from None
         finally:
-            self.generation += 1
+            self._writes += 1
 
     def _journal(self) -> Path | None:
         """Where the batch being bulk-written lists its graphs (none for a store in memory or on a server)."""
@@ -659,13 +674,13 @@ class Store:
             journal.unlink(missing_ok=True)
 
     def _update(self, update: str) -> None:
-        self.generation += 1
+        self._writes += 1
         try:
             self.backend.update(update)
         except OSError as error:
             raise StoreError(f"write failed, nothing was written: {error}") from None
         finally:
-            self.generation += 1
+            self._writes += 1
 
     # ---------------------------------------------------------------- snapshots, dump and restore
 

@@ -4,16 +4,21 @@ nothing changed, and the full answer once a write has changed the store."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import urllib.parse
+from typing import Callable, Iterator
 
 import numpy as np
 import pytest
 from pyoxigraph import Literal, NamedNode, Triple
 
 from kg.record import Origin, Record
+from kg.settings import Settings
+from kg.store import Store
 from ontology.namespaces import CRM, RDF, RDFS
 from tests.pages_fixtures import BASE, EUROPEANA
+from tests.servers import oxigraph_server, serving_app
 
 PAGE = "/page/object/tate-A00001"
 HTML = {"Accept": "text/html", "Accept-Language": "en"}
@@ -127,28 +132,55 @@ def test_new_image_embeddings_change_an_object_page_s_tag(site):
     assert site.get(PAGE, {**HTML, "If-None-Match": before}).status == 304, "the file gone, the page is as before"
 
 
-def test_over_a_sparql_server_answers_carry_no_tag(tmp_path):
-    """Others may write to a shared SPARQL server without this process knowing: no tag could be trusted."""
-    from kg.settings import Settings
-    from kg.store import Store
-    from tests.servers import oxigraph_server, serving_app
+def _record(n: int, title: str, *links: NamedNode) -> Record:
+    obj = NamedNode(f"{BASE}id/object/remote-{n}")
+    return Record(f"remote/{n}", "remote", [Triple(obj, RDF.type, CRM["E22_Human-Made_Object"]),
+                                            Triple(obj, RDFS.label, Literal(title, language="en"))]
+                  + [Triple(obj, CRM.P130_shows_features_of, link) for link in links], Origin("remote.ttl"), focus=obj)
 
-    with oxigraph_server(tmp_path / "server") as url:
+
+@contextlib.contextmanager
+def over_a_sparql_server(folder) -> Iterator[tuple[Store, Callable]]:
+    """A store on an Oxigraph server, the application over it, and ``get(path, headers)``."""
+    with oxigraph_server(folder / "server") as url:
         store = Store.connect(f"{url}/query", BASE, update_url=f"{url}/update")
-        obj = NamedNode(f"{BASE}id/object/remote-1")
-        store.commit([Record("remote/1", "remote", [Triple(obj, RDF.type, CRM["E22_Human-Made_Object"]),
-                                                    Triple(obj, RDFS.label, Literal("Over the wire", language="en"))],
-                             Origin("remote.ttl"), focus=obj)])
         with serving_app(store, Settings.from_env({}, base_uri=BASE, query_workers=1), threads=2) as root:
             parts = urllib.parse.urlsplit(root)
-            for path, vary in (("/page/object/remote-1", "Accept-Language"), ("/data/object/remote-1.ttl", "Accept, Accept-Profile")):
+
+            def get(path: str, headers: dict) -> tuple[http.client.HTTPResponse, str]:
                 connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-                connection.request("GET", path, headers=HTML)
-                answer = connection.getresponse()
-                body = answer.read().decode()
-                assert answer.status == 200 and "Over the wire" in body, (path, answer.status)
-                assert answer.getheader("ETag") is None and answer.getheader("Vary") == vary
-                connection.request("GET", path, headers={**HTML, "If-None-Match": "*"})
-                answer = connection.getresponse()
-                assert answer.status == 304 and answer.read() == b"", "there is a representation"
-                connection.close()
+                try:
+                    connection.request("GET", path, headers=headers)
+                    answer = connection.getresponse()
+                    return answer, answer.read().decode()
+                finally:
+                    connection.close()
+            yield store, get
+
+
+def test_over_a_sparql_server_answers_carry_no_tag(tmp_path):
+    """Others may write to a shared SPARQL server without this process knowing: no tag could be trusted."""
+    with over_a_sparql_server(tmp_path) as (store, get):
+        store.commit([_record(1, "Over the wire")])
+        for path, vary in (("/page/object/remote-1", "Accept-Language"), ("/data/object/remote-1.ttl", "Accept, Accept-Profile")):
+            answer, body = get(path, HTML)
+            assert answer.status == 200 and "Over the wire" in body, (path, answer.status)
+            assert answer.getheader("ETag") is None and answer.getheader("Vary") == vary
+            answer, body = get(path, {**HTML, "If-None-Match": "*"})
+            assert answer.status == 304 and body == "", "there is a representation"
+
+
+def test_over_a_sparql_server_what_others_write_is_shown_once_stale(tmp_path):
+    """A ``mouseion load`` in another process writes to the server unseen by the web process: its
+    caches (labels, browse lists, counts) are kept only ``stale_after`` seconds there."""
+    with over_a_sparql_server(tmp_path) as (store, get):
+        store.stale_after = 1e-6  # what was read is out of date at once: no test waits 10 s
+        first = NamedNode(f"{BASE}id/object/remote-1")
+        store.commit([_record(1, "First title"), _record(2, "Second", first)])
+        assert "<span class=\"n\">2</span> objects" in get("/", HTML)[1]
+        assert "First title" in get("/page/object/remote-2", HTML)[1]
+        other = Store.connect(store.backend.query_url, BASE, update_url=store.backend.update_url)
+        other.commit([_record(1, "Renamed elsewhere"), _record(3, "Third")])
+        assert "<span class=\"n\">3</span> objects" in get("/", HTML)[1]
+        linking = get("/page/object/remote-2", HTML)[1]
+        assert "Renamed elsewhere" in linking and "First title" not in linking, "the label of a linked object"

@@ -23,8 +23,6 @@ from typing import Callable
 
 from flask import Response, current_app, request
 
-from kg.backends import RemoteBackend
-
 #: drawn once per process: tags of an earlier process (or an earlier version of the code) never match
 _PROCESS = secrets.token_hex(6)
 
@@ -89,9 +87,9 @@ def revalidated(*vary: str, depends: Callable[[], object] = lambda: None):
 
 
 def _tags_hold() -> bool:
-    """Whether this process sees every write: not over a SPARQL server, which others may write to
-    without moving this process's ``generation`` (docs/external-store.md); answers there carry no tag."""
-    return not isinstance(current_app.extensions["mouseion.store"].backend, RemoteBackend)
+    """Whether this process sees every write: not over a SPARQL server, which others write to unseen
+    (``Store.stale_after``; docs/external-store.md). Answers there carry no tag."""
+    return current_app.extensions["mouseion.store"].stale_after is None
 
 
 def _not_modified(tag: str | None, varies: str) -> Response:
