@@ -1,6 +1,7 @@
-"""Conditional GET over real HTTP (RFC 9110 §13.1.2): pages, browse lists and RDF descriptions carry a
-strong ETag and ``Cache-Control: no-cache``; asking again with ``If-None-Match`` gets a bodiless 304 while
-nothing changed, and the full answer once a write has changed the store."""
+"""Conditional GET over real HTTP (RFC 9110 §13.1.2): pages, browse lists, RDF descriptions, the change
+feed and VoID carry a strong ETag and ``Cache-Control: no-cache``; asking again with ``If-None-Match`` gets a
+bodiless 304 while nothing changed, and the full answer once a write (or new image embeddings) changed it.
+Over a SPARQL server, which others write to unseen, nothing is tagged and what was read is kept briefly."""
 
 from __future__ import annotations
 
