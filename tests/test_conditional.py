@@ -62,6 +62,14 @@ def test_a_revalidation_while_nothing_changed_is_a_bodiless_304(site, path, head
     assert site.get(path, {**headers, "If-None-Match": '"something-else"'}).status == 200
 
 
+@pytest.mark.parametrize("asked", ['"unterminated', ",,,", "W/", 'W/"', '"a" "b"', "x" * 4000, "\u00e9"])
+def test_a_malformed_if_none_match_gets_the_whole_answer(site, asked):
+    """An If-None-Match that names no tag of ours, however mangled, is no reason to hold anything back."""
+    _, tag = tag_of(site, PAGE, HTML)
+    answer = site.get(PAGE, {**HTML, "If-None-Match": asked})
+    assert answer.status == 200 and answer.headers["etag"] == tag and "<h1" in answer.text
+
+
 def test_each_representation_has_its_own_tag(site):
     tags = {
         tag_of(site, PAGE, HTML)[1],
