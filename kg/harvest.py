@@ -17,7 +17,6 @@ first page and the thousandth, and nothing holds the whole list in memory.
 from __future__ import annotations
 
 import threading
-import time
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from ontology.namespaces import CRM, DCTERMS, EDM, MOU, RDF, XSD, prefix_map
 
 #: classes that make a record harvestable: an EDM object, or a CRM object the EDM mapping turns into one
 OBJECT_CLASSES = (EDM.ProvidedCHO, CRM["E22_Human-Made_Object"])
+_NEVER = object()  # a ChangeLog's indexes before they are first built
 
 
 def _first(iterator) -> bool:
@@ -102,28 +102,25 @@ class ChangeLog:
     Two small indexes make every page cost the same, first or thousandth: the distinct datestamps, one
     sorted array of integers (8 bytes each; records committed in one batch share a datestamp), and the
     graphs of the datestamp being walked, sorted by key (an exact, indexed lookup of that datestamp).
-    Both are rebuilt when the store has been written since, or after ``max_age`` seconds (a remote store
-    may be written by others). Memory is bounded by the number of distinct datestamps and the largest
+    Both are rebuilt when the store's ``generation`` has moved: after a write of this process, and over a
+    SPARQL server every few seconds too, since others write there. Memory is bounded by the number of distinct datestamps and the largest
     batch, never by the number of records a harvest lists.
     """
 
-    def __init__(self, store, *, max_age: float = 10.0) -> None:
+    def __init__(self, store) -> None:
         self.store = store
-        self.max_age = max_age
         self._stamps = array("q")
-        self._built: tuple[int, float] | None = None
-        self._group: tuple[tuple[int, float], int, list[str]] | None = None
+        self._built: object = _NEVER  # the generation the indexes were built at
+        self._group: tuple[object, int, list[str]] | None = None
         self._lock = threading.Lock()
         self._prefix = f"{store.uris.base}graph/record/"
 
-    def _fresh(self) -> tuple[int, float]:
-        now = time.monotonic()
-        if (self._built is None or self._built[0] != self.store.generation
-                or now - self._built[1] > self.max_age):
-            generation = self.store.generation
+    def _fresh(self) -> object:
+        generation = self.store.generation  # read first: a write during the rebuild makes the next call rebuild
+        if self._built != generation:
             self._stamps = array("q", (_seconds(row["modified"].value)
                                        for row in _run(self.store, "oai_datestamps", {})))
-            self._built = (generation, now)
+            self._built = generation
             self._group = None
         return self._built
 
