@@ -103,8 +103,8 @@ class ChangeLog:
     sorted array of integers (8 bytes each; records committed in one batch share a datestamp), and the
     graphs of the datestamp being walked, sorted by key (an exact, indexed lookup of that datestamp).
     Both are rebuilt when the store's ``generation`` has moved: after a write of this process, and over a
-    SPARQL server every few seconds too, since others write there. Memory is bounded by the number of distinct datestamps and the largest
-    batch, never by the number of records a harvest lists.
+    SPARQL server every few seconds too, since others write there. Memory is bounded by the number of
+    distinct datestamps and the largest batch, never by the number of records a harvest lists.
     """
 
     def __init__(self, store) -> None:
