@@ -379,24 +379,26 @@ class Describer:
         rows = self._rows(node)
         if not rows:
             return None
-        rows += self._proxy_rows(node)
+        linking = [q for q in self.store.backend.quads(None, None, node, None) if self._shown(q.graph_name)]
+        rows += self._proxy_rows(linking)
         machine = self._suggestions(node, rows)
         graphs = sorted({g for _, _, g in rows if g is not None})
         built = self._node(node, rows, machine, langs, depth=0, seen={node})
         description = Description(iri=iri, label=built.label, types=built.types, properties=built.properties,
                                   kind=built.kind, graphs=graphs)
         description.record_key = self._record_key(node, graphs)
-        description.inverse = self._inverse(node, langs, inverse_page or {})
+        description.inverse = self._inverse(node, linking, langs, inverse_page or {})
         description.images = self._images(description)
         return description
 
-    def _proxy_rows(self, node: NamedNode) -> list:
+    def _proxy_rows(self, linking: list) -> list:
         """An EDM object's proxies say what its provider (and Europeana) said about it: their
         statements are read as the object's own, so that a page about a CHO shows its title, creator,
-        dates and places; the proxy bookkeeping is left out."""
+        dates and places; the proxy bookkeeping is left out. ``linking``: the shown statements whose
+        object is the page's subject."""
         rows = []
-        for quad in self.store.backend.quads(None, _PROXY_FOR, node, None):
-            if type(quad.subject) is NamedNode and self._shown(quad.graph_name):
+        for quad in linking:
+            if quad.predicate == _PROXY_FOR and type(quad.subject) is NamedNode:
                 rows += [r for r in self._rows(quad.subject, quad.graph_name) if r[0] not in _PROXY_BOOKKEEPING]
         return rows
 
@@ -518,13 +520,14 @@ class Describer:
 
     # --- what links here ---
 
-    def _inverse(self, node: NamedNode, langs, pages: dict[str, int]) -> list[Inverse]:
-        """Resources linking to ``node``, grouped by property; a fragment child (``obj#production``)
-        counts as its document (``obj``), so a maker's page lists objects, not production events."""
+    def _inverse(self, node: NamedNode, linking: list, langs, pages: dict[str, int]) -> list[Inverse]:
+        """Resources linking to ``node`` (``linking``: the shown statements whose object it is), grouped
+        by property; a fragment child (``obj#production``) counts as its document (``obj``), so a maker's
+        page lists objects, not production events."""
         groups: dict[str, dict[str, Suggestion | None]] = {}
         runs: dict[str, NamedNode] = {}
-        for quad in self.store.backend.quads(None, None, node, None):
-            if not self._shown(quad.graph_name) or isinstance(quad.subject, BlankNode):
+        for quad in linking:
+            if isinstance(quad.subject, BlankNode):
                 continue
             subject = quad.subject.value
             owner = subject.split("#")[0] if subject.split("#")[0] != node.value else subject
