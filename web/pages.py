@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
-from flask import current_app, redirect, render_template, request
+from flask import current_app, g, redirect, render_template, request
 
 from kg.describe import Description, Describer, Node, Value, language_preference
 from ontology.namespaces import CRM, DC, DCTERMS, EDM, SKOS
@@ -202,9 +202,13 @@ def schema_org(d: Description, cat: Catalogue) -> dict:
 
 
 def _embeddings_stamp():
-    """The version of the image embeddings an object page's "Similar objects" come from."""
-    from enrichment.clip_tagging import image_index_stamp
-    return image_index_stamp(current_app.extensions["mouseion.store"], current_app.extensions["mouseion.settings"])
+    """The version of the image embeddings an object page's "Similar objects" come from (None before
+    any clip-tagging run), looked up once per request: the page's tag and its list agree."""
+    if "embeddings_stamp" not in g:
+        from enrichment.clip_tagging import image_index_stamp
+        g.embeddings_stamp = image_index_stamp(current_app.extensions["mouseion.store"],
+                                               current_app.extensions["mouseion.settings"])
+    return g.embeddings_stamp
 
 
 @conditional.revalidated("Accept-Language", depends=_embeddings_stamp)
@@ -239,7 +243,7 @@ def _render(iri: str, kind: str | None = None, key: str | None = None):
     cat = catalogue(d)
     response = current_app.make_response(render_template(
         "resource.html", d=d, cat=cat, kind_name=KIND_NAMES.get(d.kind, "Resource"),
-        similar=similar_objects_of(iri, langs) if d.kind == "object" else [],
+        similar=similar_objects_of(iri, langs) if d.kind == "object" and _embeddings_stamp() else [],
         schema=schema_org(d, cat), r=Renderer(hrefs()),
         data_links=[(data_path(iri, suffix), label, media) for suffix, label, media in DATA_FORMATS],
         sparql_link=sparql_link(iri), via=via, lang=(langs or ["en"])[0]))
