@@ -88,6 +88,7 @@ EVENTS = {
 }
 
 _TYPE, _LABELS_HEAD = RDF.type.value, frozenset(LABEL_PREDICATES[:6])
+_LABEL_NODES = tuple(NamedNode(p) for p in LABEL_PREDICATES[:6])
 _MACHINE = {name: MOU[name].value for name in ("confidence", "reviewState", "evidence", "model", "pending",
                                                 "accepted")}
 _PROXY_FOR = ORE.proxyFor
@@ -256,25 +257,19 @@ class Labels:
         return found
 
     def _read(self, iri: str) -> tuple[tuple[str, str], ...]:
-        """One read of the IRI's statements (on a large store each read has a fixed cost that dwarfs
-        a few extra quads); the best label predicate present names it."""
-        ranked: dict[str, list[tuple[str, str]]] = {}
-        for quad in self.store.backend.quads(NamedNode(iri), None, None, None):
-            predicate = quad.predicate.value
-            if predicate in _LABELS_HEAD and type(quad.object) is Literal:
-                ranked.setdefault(predicate, []).append((quad.object.value, quad.object.language or ""))
+        """The literals of the best label predicate the IRI has (read predicate by predicate, best first,
+        until one names it), else what the ontology or the Getty terms call it."""
         out = []
-        for predicate in LABEL_PREDICATES[:6]:
-            if predicate in ranked:
-                out = ranked[predicate]
+        for _predicate, quads in self.store.backend.by_predicate(NamedNode(iri), _LABEL_NODES):
+            out = [(q.object.value, q.object.language or "") for q in quads if type(q.object) is Literal]
+            if out:
+                self._known[iri] = True
                 break
         if not out:
             out = [(text, lang) for lang, text in self.hierarchy.labels(iri).items()]
         if not out and iri in AAT:
             known = AAT_LABELS.get(iri[len(AAT.iri):])
             out = [(known, "en")] if known else []
-        if ranked:
-            self._known[iri] = True
         return tuple(out)
 
     def known(self, iri: str) -> bool:

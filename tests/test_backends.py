@@ -64,6 +64,18 @@ def test_plain_graph_writes_and_dump(store):
     assert len(lines) == count and any("http://example.org/g" in line for line in lines)
 
 
+def test_statements_by_predicate_come_in_the_order_asked(store):
+    store.commit([record(1, "Vase"), record(2, "Urn")])
+    obj = NamedNode(f"{BASE}id/object/r-1")
+    absent = NamedNode("http://example.org/absent")
+    groups = list(store.backend.by_predicate(obj, [absent, RDFS.label, RDF.type]))
+    assert [predicate for predicate, _ in groups] == [RDFS.label, RDF.type], "absent predicates are left out"
+    assert [q.object for q in groups[0][1]] == [Literal("Vase", language="en")], "only r-1's own label"
+    types = {q.object for q in groups[1][1]}
+    assert CRM["E22_Human-Made_Object"] in types and CRM.E70_Thing in types, "every graph: inferred types too"
+    assert all(q.subject == obj for _, quads in groups for q in quads)
+
+
 def test_remote_binding_escapes_values():
     from kg.backends import bind
     import pyoxigraph as ox
