@@ -167,6 +167,17 @@ class Inverse:
     pages: int
 
 
+@dataclass(slots=True)
+class Linked:
+    """What the statements pointing at one resource say, worked out once: the EDM proxies that stand
+    for it, and "what links here" by property: the linking resources in IRI order, and the machine
+    suggestion behind each link that a run made."""
+
+    proxies: list[tuple[NamedNode, object]]
+    groups: dict[str, tuple[list[str], dict[str, Suggestion]]]
+    links: int
+
+
 @dataclass
 class Description(Node):
     record_key: str | None = None
@@ -341,6 +352,11 @@ class Describer:
 
     PAGE_SIZE = 20
     MAX_DEPTH = 4
+    #: a resource that this many statements point at (a maker, a material) keeps its ``Linked`` until the
+    #: store changes: reading and sorting 80,000 links takes about a second, and each page of them asks
+    HUB = 1_000
+    #: links kept over all hubs (some 300 bytes each, so about 90 MB at most); the oldest hub goes first
+    HUB_LINKS = 300_000
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -351,6 +367,10 @@ class Describer:
         self.record = f"{base}graph/record/"
         self.runs = f"{base}{_RUN_MARK}"
         self._agents: dict[tuple[str, str], tuple[str, str]] = {}
+        self._hubs: dict[str, Linked] = {}
+        self._hubs_links = 0
+        self._hubs_generation = store.generation
+        self._hubs_lock = threading.Lock()
 
     # --- which graphs count ---
 
@@ -374,27 +394,25 @@ class Describer:
         rows = self._rows(node)
         if not rows:
             return None
-        linking = [q for q in self.store.backend.quads(None, None, node, None) if self._shown(q.graph_name)]
-        rows += self._proxy_rows(linking)
+        linked = self._linked(node)
+        rows += self._proxy_rows(linked.proxies)
         machine = self._suggestions(node, rows)
         graphs = sorted({g for _, _, g in rows if g is not None})
         built = self._node(node, rows, machine, langs, depth=0, seen={node})
         description = Description(iri=iri, label=built.label, types=built.types, properties=built.properties,
                                   kind=built.kind, graphs=graphs)
         description.record_key = self._record_key(node, graphs)
-        description.inverse = self._inverse(node, linking, langs, inverse_page or {})
+        description.inverse = self._inverse(linked.groups, langs, inverse_page or {})
         description.images = self._images(description)
         return description
 
-    def _proxy_rows(self, linking: list) -> list:
+    def _proxy_rows(self, proxies: list[tuple[NamedNode, object]]) -> list:
         """An EDM object's proxies say what its provider (and Europeana) said about it: their
         statements are read as the object's own, so that a page about a CHO shows its title, creator,
-        dates and places; the proxy bookkeeping is left out. ``linking``: the shown statements whose
-        object is the page's subject."""
+        dates and places; the proxy bookkeeping is left out."""
         rows = []
-        for quad in linking:
-            if quad.predicate == _PROXY_FOR and type(quad.subject) is NamedNode:
-                rows += [r for r in self._rows(quad.subject, quad.graph_name) if r[0] not in _PROXY_BOOKKEEPING]
+        for proxy, graph in proxies:
+            rows += [r for r in self._rows(proxy, graph) if r[0] not in _PROXY_BOOKKEEPING]
         return rows
 
     def _record_key(self, node: NamedNode, graphs: Sequence[str]) -> str | None:
@@ -515,10 +533,33 @@ class Describer:
 
     # --- what links here ---
 
-    def _inverse(self, node: NamedNode, linking: list, langs, pages: dict[str, int]) -> list[Inverse]:
-        """Resources linking to ``node`` (``linking``: the shown statements whose object it is), grouped
-        by property; a fragment child (``obj#production``) counts as its document (``obj``), so a maker's
-        page lists objects, not production events."""
+    def _linked(self, node: NamedNode) -> Linked:
+        """What the shown statements pointing at ``node`` say; a hub's (``HUB``) is kept until the
+        store's generation moves, so that a write is seen at once."""
+        generation = self.store.generation
+        with self._hubs_lock:
+            if self._hubs_generation != generation:
+                self._hubs, self._hubs_links, self._hubs_generation = {}, 0, generation
+            kept = self._hubs.get(node.value)
+        if kept is not None:
+            return kept
+        linking = [q for q in self.store.backend.quads(None, None, node, None) if self._shown(q.graph_name)]
+        linked = Linked([(q.subject, q.graph_name) for q in linking
+                         if q.predicate == _PROXY_FOR and type(q.subject) is NamedNode],
+                        self._groups(node, linking), len(linking))
+        if self.HUB <= linked.links <= self.HUB_LINKS:
+            with self._hubs_lock:
+                if self._hubs_generation == generation:  # else it was read before a write: not kept
+                    while self._hubs_links + linked.links > self.HUB_LINKS:
+                        self._hubs_links -= self._hubs.pop(next(iter(self._hubs))).links
+                    self._hubs[node.value] = linked
+                    self._hubs_links += linked.links
+        return linked
+
+    def _groups(self, node: NamedNode, linking: list) -> dict[str, tuple[list[str], dict[str, Suggestion]]]:
+        """Resources linking to ``node`` by property, in IRI order, and the suggestion behind each
+        machine-made link; a fragment child (``obj#production``) counts as its document (``obj``), so a
+        maker's page lists objects, not production events."""
         groups: dict[str, dict[str, Suggestion | None]] = {}
         runs: dict[str, NamedNode] = {}
         for quad in linking:
@@ -537,16 +578,20 @@ class Describer:
                 if suggestion is not None and suggestion.state != REJECTED:
                     owner = subject.split("#")[0]
                     groups.setdefault(quad.predicate.value, {}).setdefault(owner, suggestion)
+        return {predicate: (sorted(members), {m: found for m, found in members.items() if found is not None})
+                for predicate, members in groups.items()}
+
+    def _inverse(self, groups, langs, pages: dict[str, int]) -> list[Inverse]:
+        """One page of each ``_groups`` group (``pages``: the page wanted, by property), labelled."""
         out = []
-        for predicate, members in groups.items():
-            ordered = sorted(members)
+        for predicate, (ordered, suggestions) in groups.items():
             pages_total = max(1, -(-len(ordered) // self.PAGE_SIZE))
             page = min(max(1, pages.get(predicate, 1)), pages_total)
             chosen = ordered[(page - 1) * self.PAGE_SIZE: page * self.PAGE_SIZE]
             inverse_iri = self.store.hierarchy.inverse(predicate)
             label = (self.labels.property_label(inverse_iri, langs) if inverse_iri
                      else f"is {self.labels.property_label(predicate, langs)} of")
-            values = [Value(iri=m, label=self.labels.label(m, langs), suggestion=members[m]) for m in chosen]
+            values = [Value(iri=m, label=self.labels.label(m, langs), suggestion=suggestions.get(m)) for m in chosen]
             out.append(Inverse(predicate, label, len(ordered), values, page, pages_total))
         out.sort(key=lambda g: (-g.count, g.label))
         return out
