@@ -353,7 +353,8 @@ class Describer:
     PAGE_SIZE = 20
     MAX_DEPTH = 4
     #: a resource that this many statements point at (a maker, a material) keeps its ``Linked`` until the
-    #: store changes: reading and sorting 80,000 links takes about a second, and each page of them asks
+    #: store changes: reading and sorting 80,000 links takes about a second, and every page of the list
+    #: needs them all
     HUB = 1_000
     #: links kept over all hubs (some 300 bytes each, so about 90 MB at most); the oldest hub goes first
     HUB_LINKS = 300_000
