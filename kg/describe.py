@@ -550,7 +550,8 @@ class Describer:
                         self._groups(node, linking), len(linking))
         if self.HUB <= linked.links <= self.HUB_LINKS:
             with self._hubs_lock:
-                if self._hubs_generation == generation:  # else it was read before a write: not kept
+                # not kept if it was read before a write, or if another thread has just kept it
+                if self._hubs_generation == generation and node.value not in self._hubs:
                     while self._hubs_links + linked.links > self.HUB_LINKS:
                         self._hubs_links -= self._hubs.pop(next(iter(self._hubs))).links
                     self._hubs[node.value] = linked

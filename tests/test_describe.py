@@ -79,3 +79,20 @@ def test_resources_with_few_links_and_more_links_than_the_bound_are_not_kept(sto
     describer.HUB_LINKS = 45
     made(describer), made(describer)
     assert len(reads) == 5 and describer._hubs_links == 45
+
+
+def test_a_hub_kept_by_two_threads_at_once_is_counted_once(store):
+    describer = Describer(store)
+    describer.HUB = 10
+    read = store.backend.quads
+    racing = []
+
+    def racer(s=None, p=None, o=None, g=None):
+        """The first read of MAKER's links lets another request read and keep them meanwhile."""
+        if o == MAKER and not racing:
+            racing.append(True)
+            made(describer)
+        return read(s, p, o, g)
+    store.backend.quads = racer
+    assert made(describer)[0] == 45
+    assert describer._hubs_links == 45 and list(describer._hubs) == [MAKER.value]
