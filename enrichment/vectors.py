@@ -108,13 +108,11 @@ class VectorIndex:
 
     @classmethod
     def cached(cls, folder: Path, name: str) -> "VectorIndex":
-        """``load``, kept while the file is unchanged (every object page asks, before any job has run
-        too: one ``stat`` answers)."""
-        try:
-            stat = os.stat(f"{folder}/{name}.npz")
-        except OSError:
-            raise NotFound(_missing(folder, name)) from None
-        return _cached_load(str(folder), name, stat.st_mtime_ns, stat.st_size)
+        """``load``, kept while the file is unchanged (its ``stamp`` says when it is not)."""
+        found = stamp(folder, name)
+        if found is None:
+            raise NotFound(_missing(folder, name))
+        return _cached_load(str(folder), name, *found)
 
 
 def stamp(folder: Path, name: str) -> tuple[int, int] | None:
