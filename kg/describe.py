@@ -3,7 +3,8 @@
 A page is about one IRI. ``Describer.describe`` reads the statements whose subject it is (every graph
 but the change log and the inferred-types graphs), follows the nodes that belong to it — blank nodes and
 its own ``#fragment`` children (``…/tate-A00001#production``) — so that they can be shown inline, and
-reads "what links here" with one object-pattern read. Machine-made statements (run graphs, see
+reads "what links here" with one object-pattern read (kept, for a hub of many links, until the store
+changes). Machine-made statements (run graphs, see
 DESIGN.md "Machine-made statements") carry their ``E13_Attribute_Assignment``: confidence, model,
 review state and evidence; rejected ones are left out.
 
