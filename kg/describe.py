@@ -39,24 +39,14 @@ from pyoxigraph import BlankNode, Literal, NamedNode
 
 from kg.queries import named_query
 from kg.store import Store
-from ontology.namespaces import (AAT, CRM, DC, DCTERMS, EDM, FOAF, LA, MOU, ORE, PROV, RDF, RDFS, SCHEMA,
+from ontology.getty import aat_labels
+from ontology.namespaces import (CRM, DC, DCTERMS, EDM, FOAF, LA, MOU, ORE, PROV, RDF, RDFS, SCHEMA,
                                  SKOS, prefix_map)
 
 #: predicates that name a thing, best first
 LABEL_PREDICATES = (SKOS.prefLabel.value, RDFS.label.value, DC.title.value, DCTERMS.title.value,
                     FOAF.name.value, SCHEMA.name.value, CRM.P190_has_symbolic_content.value,
                     SKOS.altLabel.value, DCTERMS.alternative.value)
-
-#: Getty AAT terms the shipped mappings use, so that pages say "accession number", not a number
-AAT_LABELS = {
-    "300133025": "works of art", "300404670": "primary name", "300388277": "English",
-    "300312355": "accession number", "300435429": "material statement", "300435430": "dimension statement",
-    "300055644": "height", "300055647": "width", "300072633": "depth", "300379097": "mm",
-    "300379098": "cm", "300026687": "credit line", "300215302": "digital images",
-    "300435434": "copyright/licensing statement", "300264578": "web pages", "300404651": "given name",
-    "300404652": "family name", "300264273": "alternate name", "300189559": "male", "300189557": "female",
-    "300435443": "type of work", "300033618": "paintings", "300404621": "repository number",
-}
 
 #: labels for properties outside the shipped ontologies
 PROPERTY_LABELS = {
@@ -278,10 +268,8 @@ class Labels:
                 self._known[iri] = True
                 break
         if not out:
-            out = [(text, lang) for lang, text in self.hierarchy.labels(iri).items()]
-        if not out and iri in AAT:
-            known = AAT_LABELS.get(iri[len(AAT.iri):])
-            out = [(known, "en")] if known else []
+            known = self.hierarchy.labels(iri) or aat_labels(iri)
+            out = [(text, lang) for lang, text in known.items()]
         return tuple(out)
 
     def known(self, iri: str) -> bool:

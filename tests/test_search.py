@@ -240,6 +240,8 @@ def test_page_is_html5_and_shows_hits_and_facets(site):
     assert hits and all(a.get("href").startswith("/page/object/tate-") for a in hits)
     facet = tree.xpath("//section[@id='facet-material']//a")
     assert "paper" in [a.xpath("string(.//span[@class='label'])") for a in facet]
+    types = [a.xpath("string(.//span[@class='label'])") for a in tree.xpath("//section[@id='facet-type']//a")]
+    assert "works of art" in types and not any(t.startswith("aat:") for t in types), types  # Getty terms by name
     assert not tree.xpath("//script")  # no JavaScript needed
     labelled = {label.get("for") for label in tree.iter("label")}
     for control in tree.xpath("//input[not(@type='hidden')]"):

@@ -19,6 +19,7 @@ from kg.search.columns import Columns, changing, transaction
 from kg.search.documents import Document, Written, _Reader
 from kg.search.query import (FACET_LIMIT, FACET_NAMES, FacetValue, Hit, Phrase, SearchQuery, SearchResult, best_label,
                              expression, phrases)
+from ontology.getty import aat_labels
 from ontology.namespaces import MOU
 
 log = logging.getLogger(__name__)
@@ -582,7 +583,8 @@ class SearchIndex:
             for iri, stored in json.loads(found).items():
                 labels[iri] = {lang: values[0] for lang, values in stored.items() if values}
         hierarchy = self.store.hierarchy
-        return {facet: [FacetValue(v, n, labels.get(v) or hierarchy.labels(v), (facet, v) in selected)
+        return {facet: [FacetValue(v, n, labels.get(v) or hierarchy.labels(v) or aat_labels(v),
+                                   (facet, v) in selected)
                         for v, n in values] for facet, values in chosen.items()}
 
     def count(self) -> int:
