@@ -143,7 +143,7 @@ def test_person_page_tells_life_and_lists_works(site):
 def test_inverse_links_are_grouped_counted_and_paged(site):
     _, tree = page(site, "/page/person/tate-558")
     group = one(tree, "//section[@class='inverse']")
-    count = int(re.search(r"\((\d+)\)", text(one(group, "h3"))).group(1))
+    count = int(re.search(r"\(([\d,]+)\)", text(one(group, "h3"))).group(1).replace(",", ""))
     assert count > 100
     first = [a.get("href") for a in group.xpath("./ul//a")]
     assert len(first) == 20
@@ -223,7 +223,7 @@ def test_browse_by_type_lists_objects_with_paging(site):
     link = [a for a in types.xpath("//table//a") if text(a) == "on paper, unique"][0]
     _, listing = page(site, link.get("href"))
     assert text(one(listing, "//h1")) == "on paper, unique"
-    count = int(re.match(r"(\d+) objects", text(one(listing, "//main/p[2]"))).group(1))
+    count = int(re.match(r"([\d,]+) objects", text(one(listing, "//main/p[2]"))).group(1).replace(",", ""))
     assert count > 100 and len(listing.xpath("//ol[@class='objects']/li")) == 20
     nxt = one(listing, "//a[@rel='next']").get("href")
     _, second = page(site, nxt)
@@ -247,7 +247,8 @@ def test_browse_by_maker_material_and_century(site):
 def test_home_page_counts_and_entry_points(site):
     _, tree = page(site, "/")
     counts = text(one(tree, "//ul[@class='counts']"))
-    assert "1506 objects" in counts and "people" in counts
+    assert "1,506 objects" in counts and "people" in counts and "EDM provided objects" in counts
+    assert re.fullmatch(r"[\d,]+ records in \d+ datasets, \d{1,3}(,\d{3})+ statements\.", text(one(tree, "//main/p")))
     hrefs = [a.get("href") for a in tree.xpath("//ul[@class='entry-points']//a")]
     assert "/browse/type" in hrefs and "/browse/century" in hrefs and "/sparql" in hrefs
     assert tree.xpath("//ul[@class='objects']//a[starts-with(@href, '/page/object/')]")

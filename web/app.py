@@ -27,6 +27,15 @@ from web.oai import views as oai
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
+def number(n: int) -> str:
+    """A count as pages show it, in groups of three digits.
+
+    >>> number(739806), number(42)
+    ('739,806', '42')
+    """
+    return f"{n:,}"
+
+
 class _Environment(Environment):
     """Jinja's, except that ``hit.title`` on a plain dict tries the key first: what Jinja finds anyway,
     without raising and catching an AttributeError on each of the hundreds of lookups a page makes."""
@@ -131,6 +140,7 @@ def create_app(store: Store, settings: Settings) -> Flask:
     app.extensions["mouseion.store"] = store
     app.extensions["mouseion.settings"] = settings
     app.jinja_env.globals["version"] = _version()
+    app.jinja_env.filters["number"] = number
     chosen = RemoteExecutor if isinstance(store.backend, RemoteBackend) else Executor
     executor = chosen(store, workers=settings.query_workers, timeout=settings.query_timeout,
                       row_cap=settings.row_cap)

@@ -132,13 +132,13 @@ def _bad(message: str, status: int):
 # ------------------------------------------------------------------------------------ home
 
 
-#: the classes the home page counts, with the heading it uses
+#: the classes the home page counts, with what it calls them ("1,506 objects")
 HOME_COUNTS = [
-    (CRM["E22_Human-Made_Object"].value, "Objects"),
-    (CRM.E21_Person.value, "People"),
-    (CRM.E74_Group.value, "Groups"),
-    (CRM.E53_Place.value, "Places"),
-    (SKOS.Concept.value, "Concepts"),
+    (CRM["E22_Human-Made_Object"].value, "objects"),
+    (CRM.E21_Person.value, "people"),
+    (CRM.E74_Group.value, "groups"),
+    (CRM.E53_Place.value, "places"),
+    (SKOS.Concept.value, "concepts"),
     (EDM.ProvidedCHO.value, "EDM provided objects"),
 ]
 
