@@ -1,16 +1,22 @@
-"""English labels of the Getty AAT terms the shipped mappings use (types of names, identifiers,
-dimensions and units, genders), so that a page or a search facet says "accession number" rather than
-``aat:300312355``. The store holds no description of these terms: they are Getty's.
+"""Labels of the Getty AAT terms Mouseion ships: those the mappings use (types of names, identifiers,
+dimensions and units, genders; in English) and the concepts of the enrichment schemes (object types and
+materials, in six languages), so that a page or a search facet says "accession number" or "Papier"
+rather than ``aat:300312355``. The store holds no description of these terms: they are Getty's.
 
 >>> aat_labels("http://vocab.getty.edu/aat/300312355")
 {'en': 'accession number'}
+>>> aat_labels("http://vocab.getty.edu/aat/300014109")["de"]
+'Papier'
 >>> aat_labels("http://vocab.getty.edu/aat/300000000"), aat_labels("http://example.org/300312355")
 ({}, {})
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 from ontology.namespaces import AAT
+from ontology.schemes import SCHEME_NAMES, scheme
 
 _LABELS = {
     "300133025": "works of art", "300404670": "primary name", "300388277": "English",
@@ -24,6 +30,17 @@ _LABELS = {
 
 
 def aat_labels(iri: str) -> dict[str, str]:
-    """``{"en": label}`` for a term of the list, by language tag as ``Hierarchy.labels`` gives them; else empty."""
-    known = _LABELS.get(iri[len(AAT.iri):]) if iri.startswith(AAT.iri) else None
-    return {"en": known} if known else {}
+    """The term's labels by language tag, as ``Hierarchy.labels`` gives a class's; empty for any other IRI."""
+    if not iri.startswith(AAT.iri):
+        return {}
+    labels = dict(_scheme_labels().get(iri, {}))
+    known = _LABELS.get(iri[len(AAT.iri):])
+    if known:
+        labels["en"] = known  # Getty's own (plural) term where the schemes have a prompt's word
+    return labels
+
+
+@cache
+def _scheme_labels() -> dict[str, dict[str, str]]:
+    return {concept.iri: dict(concept.labels) for name in SCHEME_NAMES for concept in scheme(name).concepts
+            if concept.iri.startswith(AAT.iri)}
