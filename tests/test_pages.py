@@ -163,6 +163,9 @@ def test_place_concept_and_time_span_pages(site):
     assert text(one(concept, "//h1")) == "graphite"
     assert text(one(concept, "//p[@class='kind']")).startswith("Concept")
     assert "Same as" in text(one(concept, "//dl[@class='catalogue']"))
+    _, paper = page(site, "/page/concept/material-paper", {**HTML, "Accept-Language": "de"})
+    same = paper.xpath("//dl[@class='catalogue']/dt[.='Same as']/following-sibling::dd[1]//a")
+    assert [(text(a), a.get("href")) for a in same] == [("Papier", "http://vocab.getty.edu/aat/300014109")]  # Getty's, by name
     span = urllib.parse.quote(f"{BASE}id/object/tate-D23358#production-timespan", safe="")
     _, timespan = page(site, f"/page?uri={span}")
     assert text(one(timespan, "//p[@class='kind']")).startswith("Time-span")
@@ -249,6 +252,10 @@ def test_home_page_counts_and_entry_points(site):
     counts = text(one(tree, "//ul[@class='counts']"))
     assert "1,506 objects" in counts and "people" in counts and "EDM provided objects" in counts
     assert re.fullmatch(r"[\d,]+ records in \d+ datasets, \d{1,3}(,\d{3})+ statements\.", text(one(tree, "//main/p")))
+    kinds = [text(td) for td in tree.xpath("//table[1]/tbody/tr/td[1]")]
+    assert "Place" in kinds and "E55 Type" in kinds, kinds  # a class the CRM's RDFS leaves out, made readable
+    _, french = page(site, "/", {**HTML, "Accept-Language": "fr"})
+    assert "Lieu" in [text(td) for td in french.xpath("//table[1]/tbody/tr/td[1]")]
     hrefs = [a.get("href") for a in tree.xpath("//ul[@class='entry-points']//a")]
     assert "/browse/type" in hrefs and "/browse/century" in hrefs and "/sparql" in hrefs
     assert tree.xpath("//ul[@class='objects']//a[starts-with(@href, '/page/object/')]")

@@ -17,7 +17,6 @@ from kg.errors import StoreError
 from kg.search import SearchIndex, index_location
 from kg.settings import Settings
 from kg.store import Store
-from ontology.hierarchy import Hierarchy
 from web import (conditional, dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs,
                  search, sparql)
 from web.oai import views as oai
@@ -61,11 +60,7 @@ def _version() -> str:
 
 @conditional.revalidated("Accept-Language")
 def home():
-    context = pages_browse.home_context()
-    hierarchy = Hierarchy.load()
-    classes = [(hierarchy.label(iri) or iri.rsplit("/", 1)[-1], count)
-               for iri, count in sorted(context["stats"]["classes"].items(), key=lambda kv: -kv[1])]
-    return render_template("home.html", classes=classes, **context)
+    return render_template("home.html", **pages_browse.home_context())
 
 
 def health():

@@ -144,7 +144,8 @@ HOME_COUNTS = [
 
 
 def home_context() -> dict:
-    """What the home page adds to the store's statistics: counts by kind, entry points, a few objects."""
+    """What the home page shows beside the store's statistics: counts by kind (in the reader's language),
+    entry points, a few objects."""
     store = current_app.extensions["mouseion.store"]
     langs = languages()
     stats = _cached(("stats",), store.stats)
@@ -153,4 +154,6 @@ def home_context() -> dict:
     start = _cached(("start",), lambda: [row["object"].value for row in store.query(named_query("page_home"))])
     objects = [(page_path(o), describer().labels.label(o, langs)) for o in start]
     facets = [(f"/browse/{name}", heading) for name, (heading, _) in FACETS.items()]
-    return {"stats": stats, "counts": counts, "start_objects": objects, "facets": facets}
+    class_label = describer().labels.class_label
+    classes = [(class_label(iri, langs), n) for iri, n in sorted(stats["classes"].items(), key=lambda kv: -kv[1])]
+    return {"stats": stats, "counts": counts, "classes": classes, "start_objects": objects, "facets": facets}
