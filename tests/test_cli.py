@@ -156,7 +156,7 @@ def test_serve_answers_health_and_home(store_copy):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             page = response.read().decode()
         assert response.headers["Content-Type"].startswith("text/html")
-        assert f"{TATE_ARTWORKS + TATE_ARTISTS} records" in page
+        assert f"{TATE_ARTWORKS + TATE_ARTISTS:,} records" in page
     finally:
         server.terminate()
         server.wait(timeout=30)
