@@ -51,6 +51,10 @@ def test_object_page_reads_like_a_catalogue(site):
                      "Subjects", "blessing", "Dimensions", "height 394 mm", "width 419 mm",
                      "Accession number", "A00001"):
         assert expected in catalogue, expected
+    statements = {text(dt): text(dt.getnext()) for dt in tree.xpath("//dl[@class='catalogue']/dt")}
+    assert statements["Material statement"] == "Watercolour, ink, chalk and graphite on paper. Verso: graphite on paper"
+    assert statements["Dimension statement"] == "support: 394 x 419 mm"
+    assert statements["Credit line"] == "Presented by Mrs John Richmond 1922"  # the acquisition's
     assert one(tree, "//img").get("src") == "http://www.tate.org.uk/art/images/work/A/A00/A00001_8.jpg"
     assert 'rel="describedby"' in answer.headers["link"] and "/data/object/tate-A00001.ttl" in answer.headers["link"]
 

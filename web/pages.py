@@ -65,6 +65,7 @@ class Catalogue:
     events: list[Event]
     fields: list[tuple[str, list[Value]]]
     dimensions: list[str]
+    statements: list[tuple[str, Value]]  # (kind, text): "material statement", "credit line"
     identifiers: list[tuple[str, str]]
 
 
@@ -162,6 +163,15 @@ def catalogue(d: Description) -> Catalogue:
             unit = value.node.first(CRM.P91_has_unit.value)
             dimensions.append(" ".join(part for part in (kind.label if kind else "", number.text if number else "",
                                                          unit.label if unit else "") if part))
+    statements = []
+    # Linked Art's statements: texts the resource (or its acquisition: the credit line) is referred to by
+    for holder in [d, *(v.node for v in d.get(CRM.P24i_changed_ownership_through.value) if v.node is not None)]:
+        for value in holder.get(CRM.P67i_is_referred_to_by.value):
+            if value.node is not None:
+                content = value.node.first(CRM.P190_has_symbolic_content.value)
+                kind = value.node.first(CRM.P2_has_type.value)
+                if content is not None and content.text:
+                    statements.append((kind.label if kind else "statement", content))
     identifiers = []
     for value in d.get(CRM.P1_is_identified_by.value):
         if value.node is not None:
@@ -169,7 +179,8 @@ def catalogue(d: Description) -> Catalogue:
             kind = value.node.first(CRM.P2_has_type.value)
             if content is not None and content.text:
                 identifiers.append((kind.label if kind else "name", content.text))
-    return Catalogue(events, [(h, v) for h, v in fields if v], [x for x in dimensions if x], identifiers)
+    return Catalogue(events, [(h, v) for h, v in fields if v], [x for x in dimensions if x], statements,
+                     identifiers)
 
 
 def schema_org(d: Description, cat: Catalogue) -> dict:

@@ -92,6 +92,10 @@ class Renderer:
         parts.append(".</p>")
         return Markup("".join(parts))
 
+    def text(self, v: Value) -> Markup:
+        """A catalogue statement's text ("Watercolour, ink and chalk on paper"), with its language."""
+        return Markup(self.literal(v))
+
     def items(self, values) -> Markup:
         """A catalogue field's values as list items."""
         return Markup("".join(f"<li>{self._value(v)}</li>" for v in values))
