@@ -2,8 +2,9 @@
 
 The view asks ``kg.describe`` for a ``Description`` of the resource and turns it into what a
 catalogue shows: the title, images, the production told as a sentence ("Made by …, 1830–1841, in …"),
-materials, types, dimensions, identifiers and subjects, then every statement (blank-node and
-``#fragment`` structures inline), then "what links here" grouped by property with counts and paging.
+materials, types, dimensions, statements in words (a material statement, a credit line), identifiers
+and subjects, then every statement (blank-node and ``#fragment`` structures inline), then "what links
+here" grouped by property with counts and paging.
 Machine-made statements carry a badge (confidence, model, review state) and their explanation in a
 ``<details>``. Labels follow ``Accept-Language``. Unknown URIs get a 404 page with the nearest keys.
 """
