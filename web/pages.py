@@ -164,24 +164,26 @@ def catalogue(d: Description) -> Catalogue:
             unit = value.node.first(CRM.P91_has_unit.value)
             dimensions.append(" ".join(part for part in (kind.label if kind else "", number.text if number else "",
                                                          unit.label if unit else "") if part))
-    statements = []
     # Linked Art's statements: texts the resource (or its acquisition: the credit line) is referred to by
-    for holder in [d, *(v.node for v in d.get(CRM.P24i_changed_ownership_through.value) if v.node is not None)]:
-        for value in holder.get(CRM.P67i_is_referred_to_by.value):
-            if value.node is not None:
-                content = value.node.first(CRM.P190_has_symbolic_content.value)
-                kind = value.node.first(CRM.P2_has_type.value)
-                if content is not None and content.text:
-                    statements.append((kind.label if kind else "statement", content))
-    identifiers = []
-    for value in d.get(CRM.P1_is_identified_by.value):
-        if value.node is not None:
-            content = value.node.first(CRM.P190_has_symbolic_content.value)
-            kind = value.node.first(CRM.P2_has_type.value)
-            if content is not None and content.text:
-                identifiers.append((kind.label if kind else "name", content.text))
+    acquisitions = [v.node for v in d.get(CRM.P24i_changed_ownership_through.value) if v.node is not None]
+    referring = [v for holder in (d, *acquisitions) for v in holder.get(CRM.P67i_is_referred_to_by.value)]
+    statements = typed_texts(referring, "statement")
+    identifiers = [(kind, content.text) for kind, content in typed_texts(d.get(CRM.P1_is_identified_by.value), "name")]
     return Catalogue(events, [(h, v) for h, v in fields if v], [x for x in dimensions if x], statements,
                      identifiers)
+
+
+def typed_texts(values: list[Value], untyped: str) -> list[tuple[str, Value]]:
+    """(kind, text) of the structures among ``values`` that have a text (``P190``): an identifier, a
+    statement; the kind is the label of their ``P2_has_type``, else ``untyped``."""
+    out = []
+    for value in values:
+        node = value.node
+        content = node.first(CRM.P190_has_symbolic_content.value) if node is not None else None
+        if content is not None and content.text:
+            kind = node.first(CRM.P2_has_type.value)
+            out.append((kind.label if kind else untyped, content))
+    return out
 
 
 def schema_org(d: Description, cat: Catalogue) -> dict:
