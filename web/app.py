@@ -20,19 +20,11 @@ from kg.store import Store
 from web import (conditional, dereference, dumps, enrichment_search, feed, pages, pages_browse, review, runs,
                  search, sparql)
 from web.oai import views as oai
+from web.pages_html import number
 
 
 #: names a template's ``x.name`` finds on a dict as attributes (its methods), not as keys
 _DICT_ATTRIBUTES = frozenset(dir(dict))
-
-
-def number(n: int) -> str:
-    """A count as pages show it, in groups of three digits.
-
-    >>> number(739806), number(42)
-    ('739,806', '42')
-    """
-    return f"{n:,}"
 
 
 class _Environment(Environment):

@@ -29,6 +29,15 @@ def escape(text: str) -> str:
             .replace("'", "&#39;"))
 
 
+def number(n: int) -> str:
+    """A count as pages show it, in groups of three digits (the templates' ``number`` filter).
+
+    >>> number(739806), number(42)
+    ('739,806', '42')
+    """
+    return f"{n:,}"
+
+
 class Renderer:
     """Renders values for one request (``href`` maps an IRI to where a person reads about it)."""
 

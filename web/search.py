@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from kg.search import FACETS, SearchError, SearchIndex, SearchQuery, SearchResult, best_label
 from ontology.namespaces import PREFIXES
+from web.pages_html import number
 
 
 def index() -> SearchIndex:
@@ -163,7 +164,7 @@ def facet_items(values: list[dict]) -> Markup:
                                 '<span class="visually-hidden"> (selected; remove)</span>')
                                if value["selected"] else ("", "", ""))
         out.append(f'\n      <li{item}><a href="{escape(value["href"])}"{current}><span class="label"'
-                   f'{_lang(value["lang"])}>{escape(value["label"])}</span> <span class="count">{value["count"]:,}</span>'
+                   f'{_lang(value["lang"])}>{escape(value["label"])}</span> <span class="count">{number(value["count"])}</span>'
                    f'{note}</a></li>')
     return Markup("".join(out))
 
